@@ -1,0 +1,1 @@
+"""Event and projection schemas: typed models, JSON Schema files and the vendor's examples."""

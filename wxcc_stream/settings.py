@@ -1,0 +1,258 @@
+"""One frozen settings object, read from the environment (and an optional TOML file).
+
+Every field of section `S` and name `N` is set by the environment variable `WXCC_S_N`
+(upper case), or by key `N` of table `[S]` in the file named by `WXCC_CONFIG`; the
+environment wins. Values are converted by the field's type and checked at start, so a
+bad value stops the process with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+ENV_PREFIX = "WXCC_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    """How to reach Kafka."""
+
+    bootstrap: str = "127.0.0.1:9092"
+    client_id: str = "wxcc-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSettings:
+    """Topic names; the prefix lets several environments share a cluster."""
+
+    prefix: str = "wxcc"
+    partitions: int = 4
+
+    def name(self, suffix: str) -> str:
+        """Full topic name for a suffix such as `raw`."""
+        return f"{self.prefix}.{suffix}"
+
+    @property
+    def raw(self) -> str:
+        return self.name("raw")
+
+    @property
+    def deadletter(self) -> str:
+        return self.name("deadletter")
+
+    @property
+    def agent_events_ordered(self) -> str:
+        return self.name("agent-events.ordered")
+
+    @property
+    def task_events_ordered(self) -> str:
+        return self.name("task-events.ordered")
+
+    @property
+    def agent_state(self) -> str:
+        return self.name("projection.agent-state")
+
+    @property
+    def task_lifecycle(self) -> str:
+        return self.name("projection.task-lifecycle")
+
+    @property
+    def late(self) -> str:
+        return self.name("late")
+
+
+@dataclass(frozen=True, slots=True)
+class IngressSettings:
+    """The webhook receiver."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    path: str = "/webhooks/wxcc"
+    max_body_bytes: int = 1024 * 1024
+    publish_deadline_ms: int = 2000
+    # subscriptionId=secret1|secret2,otherId=secret; several secrets allow rotation
+    secrets: str = ""
+    verify_signatures: bool = True
+    timestamp_tolerance_ms: int = 5 * 60 * 1000
+    # comma-separated allow-lists; empty means "any"
+    allowed_orgs: str = ""
+    allowed_subscriptions: str = ""
+    spool_dir: str = ""
+    retry_after_s: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """The stream processors."""
+
+    app_id: str = "wxcc-stream"
+    grace_ms: int = 3000
+    flush_timeout_ms: int = 2000
+    tick_interval_ms: int = 500
+    horizon_ms: int = 6 * 60 * 60 * 1000
+    data_dir: str = "var/worker"
+    web_port: int = 6066
+    store: str = "memory://"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """The query API and live wallboard."""
+
+    host: str = "127.0.0.1"
+    port: int = 8081
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """The local single-node KRaft broker that `wxcc-stream broker` runs."""
+
+    host: str = "127.0.0.1"
+    port: int = 9092
+    controller_port: int = 9093
+    data_dir: str = "var/broker"
+    jars_dir: str = "var/kafka-jars"
+    heap_mb: int = 512
+    start_timeout_s: int = 90
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable, built once at the entry point and passed down."""
+
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    topic: TopicSettings = field(default_factory=TopicSettings)
+    ingress: IngressSettings = field(default_factory=IngressSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
+    log_level: str = "INFO"
+
+
+_S = TypeVar("_S")
+
+_SECRET_NAMES = ("secret", "password", "token")
+
+
+def is_secret(name: str) -> bool:
+    """Settings whose values must never be printed."""
+    return any(word in name.lower() for word in _SECRET_NAMES)
+
+
+def _convert(env_name: str, raw: Any, target: Any) -> Any:
+    origin = typing.get_origin(target)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(target) if a is not type(None)]
+        if raw in (None, "") and len(options) < len(typing.get_args(target)):
+            return None
+        target = options[0]
+    if target is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{env_name}: expected true or false, got {raw!r}")
+    if target is int:
+        if isinstance(raw, bool):
+            raise SettingsError(f"{env_name}: expected an integer, got {raw!r}")
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{env_name}: expected an integer, got {raw!r}") from None
+    if target is float:
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{env_name}: expected a number, got {raw!r}") from None
+    return str(raw)
+
+
+def _build(cls: type[_S], section: str, env: Mapping[str, str], file: Mapping[str, Any]) -> _S:
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        target = hints[f.name]
+        if isinstance(target, type) and is_dataclass(target):
+            sub = file.get(f.name, {})
+            if not isinstance(sub, Mapping):
+                raise SettingsError(f"config file: [{f.name}] must be a table")
+            values[f.name] = _build(target, f.name, env, sub)
+            continue
+        env_name = ENV_PREFIX + (f"{section}_{f.name}" if section else f.name).upper()
+        if env_name in env:
+            values[f.name] = _convert(env_name, env[env_name], target)
+        elif f.name in file:
+            values[f.name] = _convert(env_name, file[f.name], target)
+    return cls(**values)
+
+
+def _check(settings: Settings) -> None:
+    ports = {
+        "WXCC_INGRESS_PORT": settings.ingress.port,
+        "WXCC_API_PORT": settings.api.port,
+        "WXCC_BROKER_PORT": settings.broker.port,
+        "WXCC_BROKER_CONTROLLER_PORT": settings.broker.controller_port,
+        "WXCC_WORKER_WEB_PORT": settings.worker.web_port,
+    }
+    for name, port in ports.items():
+        if not 0 < port < 65536:
+            raise SettingsError(f"{name}: {port} is not a TCP port (1-65535)")
+    positive = {
+        "WXCC_TOPIC_PARTITIONS": settings.topic.partitions,
+        "WXCC_INGRESS_MAX_BODY_BYTES": settings.ingress.max_body_bytes,
+        "WXCC_INGRESS_PUBLISH_DEADLINE_MS": settings.ingress.publish_deadline_ms,
+        "WXCC_WORKER_FLUSH_TIMEOUT_MS": settings.worker.flush_timeout_ms,
+        "WXCC_WORKER_TICK_INTERVAL_MS": settings.worker.tick_interval_ms,
+        "WXCC_WORKER_HORIZON_MS": settings.worker.horizon_ms,
+        "WXCC_BROKER_HEAP_MB": settings.broker.heap_mb,
+    }
+    for name, value in positive.items():
+        if value <= 0:
+            raise SettingsError(f"{name}: must be greater than 0, got {value}")
+    if settings.worker.grace_ms < 0:
+        raise SettingsError(f"WXCC_WORKER_GRACE_MS: must be 0 or more, got {settings.worker.grace_ms}")
+    if settings.ingress.publish_deadline_ms >= 5000:
+        raise SettingsError(
+            "WXCC_INGRESS_PUBLISH_DEADLINE_MS: WxCC waits about 5 s for an answer; "
+            f"use a deadline well under 5000, got {settings.ingress.publish_deadline_ms}"
+        )
+    if not settings.ingress.path.startswith("/"):
+        raise SettingsError(f"WXCC_INGRESS_PATH: must start with '/', got {settings.ingress.path!r}")
+    if not settings.kafka.bootstrap.strip():
+        raise SettingsError("WXCC_KAFKA_BOOTSTRAP: must not be empty")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from the environment and the optional `WXCC_CONFIG` TOML file."""
+    env = os.environ if env is None else env
+    file: Mapping[str, Any] = {}
+    config_path = env.get(ENV_PREFIX + "CONFIG")
+    if config_path:
+        try:
+            file = tomllib.loads(Path(config_path).read_text())
+        except OSError as exc:
+            raise SettingsError(f"WXCC_CONFIG: cannot read {config_path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"WXCC_CONFIG: {config_path} is not valid TOML: {exc}") from None
+    settings = _build(Settings, "", env, file)
+    _check(settings)
+    return settings
+
+
+def with_overrides(settings: _S, **changes: Any) -> _S:
+    """A copy of a (sub-)settings object with some fields changed (for CLI flags)."""
+    return replace(settings, **changes)  # type: ignore[type-var]
