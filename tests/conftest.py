@@ -1,0 +1,78 @@
+"""Shared fixtures: one real Kafka broker per test session, private brokers on demand."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from wxcc_stream.broker import BrokerConfig, LocalBroker, ensure_jars
+from wxcc_stream.broker.process import free_port
+from wxcc_stream.settings import Settings, load_settings, with_overrides
+
+
+def _new_broker(jars: Path, data_dir: Path) -> LocalBroker:
+    cfg = BrokerConfig("127.0.0.1", free_port(), free_port(), data_dir, heap_mb=384)
+    return LocalBroker(cfg, jars)
+
+
+@pytest.fixture(scope="session")
+def broker_jars() -> Path:
+    """The official Kafka jars, fetched with mvn on first use and cached."""
+    return ensure_jars()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Bootstrap address of the session's broker (or of `KAFKA_BOOTSTRAP` when set)."""
+    external = os.environ.get("KAFKA_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    jars = request.getfixturevalue("broker_jars")
+    broker = _new_broker(jars, tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def broker_factory(
+    broker_jars: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[], LocalBroker]]:
+    """Start private brokers (for tests that stop or kill one); all stopped at teardown."""
+    started: list[LocalBroker] = []
+
+    def make() -> LocalBroker:
+        broker = _new_broker(broker_jars, tmp_path_factory.mktemp("private-kafka"))
+        started.append(broker)
+        broker.start()
+        return broker
+
+    yield make
+    for broker in started:
+        broker.kill()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A prefix no other test uses, so each test gets its own topics."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, topic_prefix: str) -> Settings:
+    """Settings pointing at the session broker with this test's own topics."""
+    base = load_settings({})
+    return with_overrides(
+        base,
+        kafka=with_overrides(base.kafka, bootstrap=kafka_bootstrap),
+        topic=with_overrides(base.topic, prefix=topic_prefix),
+    )

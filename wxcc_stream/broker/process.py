@@ -1,0 +1,192 @@
+"""Start, wait for and stop one local KRaft broker process."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from types import TracebackType
+
+from wxcc_stream.broker.config import BrokerConfig, render_log4j2, render_server_properties
+
+_STARTED_LINE = "Kafka Server started"
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be started or stopped."""
+
+
+class PortInUseError(BrokerError):
+    """A port the broker needs is already taken by another process."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (for tests that need private brokers)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _check_port_free(host: str, port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUseError(
+                f"{what} port {host}:{port} is already in use ({exc.strerror}); "
+                "stop the process using it or choose another port "
+                "(WXCC_BROKER_PORT / WXCC_BROKER_CONTROLLER_PORT)"
+            ) from None
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id in the format `kafka-storage random-uuid` prints."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+class LocalBroker:
+    """One broker+controller JVM on loopback, with its data under `config.data_dir`."""
+
+    def __init__(self, config: BrokerConfig, jars_dir: Path) -> None:
+        self.config = config
+        self.jars_dir = jars_dir
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return self.config.bootstrap
+
+    @property
+    def server_log(self) -> Path:
+        return self.config.log_dir / "server.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def _java(self) -> str:
+        home = os.environ.get("JAVA_HOME")
+        return str(Path(home) / "bin" / "java") if home else "java"
+
+    def _classpath(self) -> str:
+        return f"{self.jars_dir}/*"
+
+    def _write_files(self) -> tuple[Path, Path]:
+        cfg = self.config
+        cfg.log_dir.mkdir(parents=True, exist_ok=True)
+        cfg.kraft_dir.mkdir(parents=True, exist_ok=True)
+        props = cfg.data_dir / "server.properties"
+        props.write_text(render_server_properties(cfg))
+        log4j = cfg.data_dir / "log4j2.properties"
+        log4j.write_text(render_log4j2(self.server_log))
+        return props, log4j
+
+    def _format_storage(self, props: Path, log4j: Path) -> None:
+        id_file = self.config.data_dir / "cluster.id"
+        if not id_file.exists():
+            id_file.write_text(new_cluster_id())
+        cmd = [
+            self._java(), "-cp", self._classpath(), f"-Dlog4j2.configurationFile={log4j}",
+            "kafka.tools.StorageTool", "format", "-t", id_file.read_text().strip(),
+            "-c", str(props), "--ignore-formatted",
+        ]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise BrokerError(f"formatting KRaft storage failed:\n{proc.stdout}{proc.stderr}")
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        """Format storage if needed, start the JVM and wait until the broker answers."""
+        if self._proc is not None and self._proc.poll() is None:
+            raise BrokerError("broker already running")
+        cfg = self.config
+        _check_port_free(cfg.host, cfg.port, "broker")
+        _check_port_free(cfg.host, cfg.controller_port, "controller")
+        props, log4j = self._write_files()
+        self._format_storage(props, log4j)
+        log_offset = self.server_log.stat().st_size if self.server_log.exists() else 0
+        cmd = [
+            self._java(), f"-Xms{min(256, cfg.heap_mb)}m", f"-Xmx{cfg.heap_mb}m",
+            "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+            "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}",
+            "-cp", self._classpath(), "kafka.Kafka", str(props),
+        ]  # fmt: skip
+        stdout = (cfg.log_dir / "stdout.log").open("ab")
+        self._proc = subprocess.Popen(
+            cmd, stdout=stdout, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        stdout.close()
+        self._wait_started(log_offset, timeout_s)
+
+    def _wait_started(self, log_offset: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        assert self._proc is not None
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise BrokerError(
+                    f"broker exited with code {self._proc.returncode} while starting; "
+                    f"see {self.server_log} and {self.config.log_dir / 'stdout.log'}"
+                )
+            if self._log_says_started(log_offset) and _port_open(
+                self.config.host, self.config.port
+            ):
+                return
+            time.sleep(0.2)
+        self.kill()
+        raise BrokerError(f"broker did not start within {timeout_s:.0f} s; see {self.server_log}")
+
+    def _log_says_started(self, offset: int) -> bool:
+        try:
+            with self.server_log.open("rb") as log:
+                log.seek(offset)
+                return _STARTED_LINE.encode() in log.read()
+        except FileNotFoundError:
+            return False
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def wait(self) -> int:
+        """Block until the broker process exits; its exit code."""
+        assert self._proc is not None
+        return self._proc.wait()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Controlled shutdown (SIGTERM), then SIGKILL if it does not exit in time."""
+        if not self.running():
+            return
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGTERM)
+        try:
+            self._proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL, for fault tests: the broker gets no chance to shut down."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+    def __enter__(self) -> LocalBroker:
+        self.start()
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

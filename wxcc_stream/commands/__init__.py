@@ -1,0 +1,1 @@
+"""One module per `wxcc-stream` subcommand; each exposes `register(subparsers)`."""
