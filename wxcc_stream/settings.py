@@ -122,7 +122,8 @@ class BrokerSettings:
     port: int = 9092
     controller_port: int = 9093
     data_dir: str = "var/broker"
-    jars_dir: str = "var/kafka-jars"
+    # empty: the per-user cache ~/.cache/wxcc-stream/kafka-<version>
+    jars_dir: str = ""
     heap_mb: int = 512
     start_timeout_s: int = 90
 
@@ -224,14 +225,18 @@ def _check(settings: Settings) -> None:
         if value <= 0:
             raise SettingsError(f"{name}: must be greater than 0, got {value}")
     if settings.worker.grace_ms < 0:
-        raise SettingsError(f"WXCC_WORKER_GRACE_MS: must be 0 or more, got {settings.worker.grace_ms}")
+        raise SettingsError(
+            f"WXCC_WORKER_GRACE_MS: must be 0 or more, got {settings.worker.grace_ms}"
+        )
     if settings.ingress.publish_deadline_ms >= 5000:
         raise SettingsError(
             "WXCC_INGRESS_PUBLISH_DEADLINE_MS: WxCC waits about 5 s for an answer; "
             f"use a deadline well under 5000, got {settings.ingress.publish_deadline_ms}"
         )
     if not settings.ingress.path.startswith("/"):
-        raise SettingsError(f"WXCC_INGRESS_PATH: must start with '/', got {settings.ingress.path!r}")
+        raise SettingsError(
+            f"WXCC_INGRESS_PATH: must start with '/', got {settings.ingress.path!r}"
+        )
     if not settings.kafka.bootstrap.strip():
         raise SettingsError("WXCC_KAFKA_BOOTSTRAP: must not be empty")
 

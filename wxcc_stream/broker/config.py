@@ -55,6 +55,10 @@ def render_server_properties(cfg: BrokerConfig) -> str:
         "min.insync.replicas": "1",
         # consumers in tests and on one machine should not wait for more members
         "group.initial.rebalance.delay.ms": "0",
+        # after a restart the node's old registration must expire before it can rejoin;
+        # the 9 s default would make every restart of a one-node cluster wait that long
+        "broker.heartbeat.interval.ms": "500",
+        "broker.session.timeout.ms": "2000",
         "auto.create.topics.enable": "true",
         "num.network.threads": "2",
         "num.io.threads": "4",

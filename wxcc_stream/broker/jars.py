@@ -29,7 +29,7 @@ def _pom_text() -> str:
 
 def ensure_jars(jars_dir: Path | None = None, *, log: bool = True) -> Path:
     """Return a directory holding the broker's runtime jars, running mvn if needed."""
-    target = jars_dir or default_jars_dir()
+    target = (jars_dir or default_jars_dir()).resolve()
     pom = _pom_text()
     digest = hashlib.sha256(pom.encode()).hexdigest()
     marker = target / _MARKER

@@ -19,6 +19,7 @@ from wxcc_stream.broker import (
 )
 from wxcc_stream.broker.jars import default_jars_dir
 from wxcc_stream.settings import Settings
+from wxcc_stream.supervisor import interrupt_on_sigterm
 
 
 def register(subparsers: Any) -> None:
@@ -34,9 +35,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--host", help="listen address (env WXCC_BROKER_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="client port (env WXCC_BROKER_PORT, default 9092)")
-    parser.add_argument(
-        "--controller-port", type=int, help="KRaft controller port (default 9093)"
-    )
+    parser.add_argument("--controller-port", type=int, help="KRaft controller port (default 9093)")
     parser.add_argument("--data-dir", help="where data and logs go (default var/broker)")
     parser.add_argument("--jars-dir", help=f"jar cache (default {default_jars_dir()})")
     parser.add_argument("--heap-mb", type=int, help="JVM heap in MiB (default 512)")
@@ -46,24 +45,24 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def broker_from(args: argparse.Namespace, settings: Settings) -> LocalBroker:
+def broker_from(settings: Settings, args: argparse.Namespace | None = None) -> LocalBroker:
     """Build the broker from settings overridden by flags; fetches the jars if needed."""
     s = settings.broker
-    jars_dir = Path(args.jars_dir or s.jars_dir) if (args.jars_dir or s.jars_dir) else None
-    jars = ensure_jars(jars_dir)
+    flags = vars(args) if args is not None else {}
+
+    def pick(name: str) -> Any:
+        return flags.get(name) or getattr(s, name)
+
+    jars_dir = pick("jars_dir")
+    jars = ensure_jars(Path(jars_dir) if jars_dir else None)
     cfg = BrokerConfig(
-        host=args.host or s.host,
-        port=args.port or s.port,
-        controller_port=args.controller_port or s.controller_port,
-        data_dir=Path(args.data_dir or s.data_dir).resolve(),
-        heap_mb=args.heap_mb or s.heap_mb,
+        host=pick("host"),
+        port=pick("port"),
+        controller_port=pick("controller_port"),
+        data_dir=Path(pick("data_dir")).resolve(),
+        heap_mb=pick("heap_mb"),
     )
     return LocalBroker(cfg, jars)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    # SIGTERM takes the same clean path as Ctrl-C
-    raise KeyboardInterrupt
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             jars_dir = args.jars_dir or settings.broker.jars_dir
             print(f"Kafka jars ready in {ensure_jars(Path(jars_dir) if jars_dir else None)}")
             return 0
-        broker = broker_from(args, settings)
+        broker = broker_from(settings, args)
         started = time.monotonic()
         print(f"starting Apache Kafka {KAFKA_VERSION} (KRaft, single node) ...", flush=True)
         broker.start(timeout_s=settings.broker.start_timeout_s)
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "Ctrl-C stops it.",
         flush=True,
     )
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt_on_sigterm)
     try:
         code = broker.wait()
         print(f"broker exited by itself with code {code}; see {broker.server_log}", file=sys.stderr)
