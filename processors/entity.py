@@ -1,0 +1,505 @@
+"""The per-entity log: dedupe, reorder buffer, retained history and projection in one value.
+
+One `EntityLog` is what one Faust table row holds for one agent or task (one table write per
+entity per batch, design §7). Every function here is pure: it takes a log and returns a new
+log and an `Outcome`; the input log is never changed.
+
+Life of an event (docs/projections.md gives the order and identity rules):
+
+1. older than the retained history (`createdTime < floor`): reported `beyond_horizon`;
+2. same (source, id) as a held event: a duplicate, or a conflict if the payload differs;
+3. semantically equal to a held event: the smaller (source, id) is kept, the other reported;
+4. behind the last folded event: inserted into the history and the projection refolded
+   from there, starting at the state cached before it (`late`);
+5. otherwise buffered, and released in contract order once the watermark (max createdTime
+   seen) passes it by `grace_ms` or it has waited `flush_timeout_ms` of processing time.
+
+History and seen-set are bounded by event time: events older than `watermark - horizon_ms`
+are folded into `base` and forgotten. An ended task or logged-out agent that stays quiet for
+`horizon_ms` of processing time keeps only its final projection.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from processors.errors import ProcessorError
+from processors.kinds import KINDS, ProjectionKind, ProjectionState
+from processors.ordering import OTHER_RANK, semantic_identity
+from processors.outcome import (
+    NOTHING,
+    BeyondHorizon,
+    BeyondReason,
+    Conflict,
+    Duplicate,
+    DuplicateReason,
+    Outcome,
+)
+from projections.fold import document_bytes
+from schemas.event import EntityKind, Event, TimeSource
+
+EventRef = tuple[str, str]
+"""(source, id): the vendor's identity of an event."""
+SortKey = tuple[int, int, str, str]
+"""The contract order (createdTime, tiebreak, id), then source so the order is total."""
+
+
+class PolicyError(ProcessorError, ValueError):
+    """A policy value that cannot work (for example a horizon shorter than the grace)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How long to wait for stragglers and how much history to keep (passed in, never global)."""
+
+    grace_ms: int = 3_000
+    flush_timeout_ms: int = 2_000
+    horizon_ms: int = 6 * 60 * 60 * 1000
+
+    def __post_init__(self) -> None:
+        if self.grace_ms < 0:
+            raise PolicyError(f"grace_ms must be 0 or more, got {self.grace_ms}")
+        if self.flush_timeout_ms <= 0:
+            raise PolicyError(f"flush_timeout_ms must be positive, got {self.flush_timeout_ms}")
+        if self.horizon_ms <= self.grace_ms:
+            # every event must be released before it can be pruned
+            raise PolicyError(
+                f"horizon_ms ({self.horizon_ms}) must be greater than grace_ms ({self.grace_ms})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An event the log holds, with its processing-time arrival and its encoded form.
+
+    `after` caches the projection right after this event (folded events only; None until
+    known, e.g. after decoding), so pruning and late corrections refold only a suffix.
+    """
+
+    event: Event
+    arrived_ms: int
+    # encoded once on arrival, so writing the table value does not re-encode the history
+    raw: bytes = field(compare=False, repr=False)
+    after: ProjectionState | None = field(default=None, compare=False, repr=False)
+
+
+def hold(event: Event, arrived_ms: int) -> Held:
+    """Wrap an event for the log."""
+    return Held(event, arrived_ms, event.to_json())
+
+
+def _ref(event: Event) -> EventRef:
+    return (event.ce_source, event.ce_id)
+
+
+def _index(entries: Iterable[Held]) -> dict[EventRef, Event]:
+    return {_ref(h.event): h.event for h in entries}
+
+
+@dataclass(frozen=True, slots=True)
+class EntityLog:
+    """Everything one entity's stream needs: one Faust table value.
+
+    `state` is the projection after every folded event; `base` is the projection of the
+    events pruned from `history` (all older than `floor`); `history` holds the folded events
+    still retained and `buffer` those waiting for release, both in contract order, every
+    buffered event after every folded one. `index` is derived (the seen-set by (source, id)).
+    """
+
+    kind: EntityKind
+    entity_id: str
+    state: ProjectionState
+    base: ProjectionState
+    history: tuple[Held, ...] = ()
+    buffer: tuple[Held, ...] = ()
+    watermark: int | None = None
+    floor: int | None = None
+    last_arrival_ms: int | None = None
+    index: Mapping[EventRef, Event] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.index and (self.history or self.buffer):
+            object.__setattr__(self, "index", _index((*self.history, *self.buffer)))
+
+
+def new_log(kind: EntityKind, entity_id: str) -> EntityLog:
+    """The log of an entity that has seen nothing yet."""
+    initial = KINDS[kind].initial(entity_id)
+    return EntityLog(kind=kind, entity_id=entity_id, state=initial, base=initial)
+
+
+def _same_payload(a: Event, b: Event) -> bool:
+    """Whether two events with the same (source, id) say the same thing.
+
+    Envelope extras (received_at, extensions, reconciled) are not payload; a createdTime
+    inferred from the arrival time differs between deliveries, so it is not compared.
+    """
+    inferred = a.time_source is TimeSource.RECEIVED_AT and b.time_source is TimeSource.RECEIVED_AT
+    return (
+        a.type == b.type
+        and a.org_id == b.org_id
+        and (inferred or a.created_time == b.created_time)
+        and a.data == b.data
+    )
+
+
+class _Step:
+    """The mutable working copy of one log during one pure step; frozen again by `finish`."""
+
+    __slots__ = (
+        "base",
+        "beyond",
+        "buffer",
+        "conflicts",
+        "dirty_from",
+        "duplicates",
+        "floor",
+        "history",
+        "index",
+        "last_arrival",
+        "late",
+        "log",
+        "policy",
+        "ranks",
+        "recomputed",
+        "released",
+        "spec",
+        "state",
+        "touched",
+        "watermark",
+    )
+
+    def __init__(self, log: EntityLog, policy: Policy) -> None:
+        self.log = log
+        self.policy = policy
+        self.spec: ProjectionKind = KINDS[log.kind]
+        self.ranks = self.spec.ranks
+        self.history = list(log.history)
+        self.buffer = list(log.buffer)
+        self.index = dict(log.index)
+        self.state = log.state
+        self.base = log.base
+        self.watermark = log.watermark
+        self.floor = log.floor
+        self.last_arrival = log.last_arrival_ms
+        # first history position whose cached `after` is stale (a late insert or removal)
+        self.dirty_from: int | None = None
+        self.recomputed = False
+        self.touched = False  # anything in the log changed: build a new value in finish()
+        self.released: list[Event] = []
+        self.late: list[Event] = []
+        self.duplicates: list[Duplicate] = []
+        self.conflicts: list[Conflict] = []
+        self.beyond: list[BeyondHorizon] = []
+
+    def event_key(self, e: Event) -> SortKey:
+        return (e.created_time, self.ranks.get(e.type, OTHER_RANK), e.ce_id, e.ce_source)
+
+    def key(self, held: Held) -> SortKey:
+        return self.event_key(held.event)
+
+    def accept(self, event: Event, now_ms: int) -> None:
+        t = event.created_time
+        if self.floor is not None and t < self.floor:
+            self._beyond(event)
+            return
+        ref = _ref(event)
+        seen = self.index.get(ref)
+        if seen is not None:
+            if _same_payload(seen, event):
+                self.duplicates.append(Duplicate(event, seen, DuplicateReason.SAME_ID))
+            else:
+                self.conflicts.append(Conflict(kept=seen, rejected=event))
+            return
+        key = self.event_key(event)
+        replaced_folded = False
+        match = self._semantic_match(event, key)
+        if match is not None:
+            entries, position = match
+            other = entries[position].event
+            if ref > _ref(other):
+                self.duplicates.append(Duplicate(event, other, DuplicateReason.SEMANTIC))
+                return
+            self.duplicates.append(Duplicate(other, event, DuplicateReason.SUPERSEDED))
+            del self.index[_ref(other)]
+            del entries[position]
+            if entries is self.history:
+                replaced_folded = True
+                self._stale_from(position)
+        held = hold(event, now_ms)  # encoded only now that it is kept
+        self.touched = True
+        self.index[ref] = event
+        self.last_arrival = now_ms
+        if self.watermark is None or t > self.watermark:
+            self.watermark = t
+        if replaced_folded:
+            # it takes the folded place of the event it replaces, now, so the revision
+            # never dips; buffered events sorting before it are released first
+            self._release(sum(1 for h in self.buffer if self.key(h) < key))
+            self._insert_folded(held, key)
+        elif self.history and key < self.key(self.history[-1]):
+            self._insert_folded(held, key)
+        else:
+            insort(self.buffer, held, key=self.key)
+
+    def _insert_folded(self, held: Held, key: SortKey) -> None:
+        """Put an event into the history behind released ones: a late event."""
+        position = bisect_left(self.history, key, key=self.key)
+        self.history.insert(position, held)
+        self._stale_from(position)
+        self.late.append(held.event)
+
+    def _stale_from(self, position: int) -> None:
+        if self.dirty_from is None or position < self.dirty_from:
+            self.dirty_from = position
+
+    def _semantic_match(self, event: Event, key: SortKey) -> tuple[list[Held], int] | None:
+        """A held event with the same semantic identity: same createdTime and type, so the
+        same (createdTime, tiebreak) prefix of the sort key, so adjacent in a sorted list."""
+        identity = semantic_identity(self.log.kind, self.log.entity_id, event)
+        prefix = key[:2]
+        for entries in (self.history, self.buffer):
+            if not entries or entries[-1].event.created_time < key[0]:
+                continue
+            i = bisect_left(entries, prefix, key=lambda h: self.key(h)[:2])
+            while i < len(entries) and self.key(entries[i])[:2] == prefix:
+                other = entries[i].event
+                if semantic_identity(self.log.kind, self.log.entity_id, other) == identity:
+                    return entries, i
+                i += 1
+        return None
+
+    def _beyond(self, event: Event) -> None:
+        # a floor is only ever set together with a watermark
+        assert self.watermark is not None
+        assert self.floor is not None
+        reason = (
+            BeyondReason.HORIZON
+            if event.created_time < self.watermark - self.policy.horizon_ms
+            else BeyondReason.COMPACTED
+        )
+        self.beyond.append(
+            BeyondHorizon(
+                event=event,
+                kind=self.log.kind,
+                entity_id=self.log.entity_id,
+                watermark=self.watermark,
+                floor=self.floor,
+                reason=reason,
+            )
+        )
+
+    def _release(self, count: int) -> None:
+        """Fold the first `count` buffered events, in order."""
+        if count <= 0:
+            return
+        self.touched = True
+        evolve = self.spec.evolve
+        for held in self.buffer[:count]:
+            event = held.event
+            self.released.append(event)
+            if self.dirty_from is None:
+                self.state = evolve(self.state, event)
+                held = Held(event, held.arrived_ms, held.raw, self.state)
+            self.history.append(held)
+        del self.buffer[:count]
+
+    def release_due(self, now_ms: int) -> None:
+        self._release(_due_count(self.buffer, self.watermark, now_ms, self.policy))
+
+    def release_all(self) -> None:
+        self._release(len(self.buffer))
+
+    def prune(self) -> None:
+        """Fold events older than `watermark - horizon` into `base` and forget them."""
+        if self.watermark is None:
+            return
+        target = self.watermark - self.policy.horizon_ms
+        if self.floor is None or target > self.floor:
+            self.floor = target
+            self.touched = True
+        floor = self.floor
+        # grace < horizon, so these are due already; release them before pruning regardless
+        self._release(sum(1 for h in self.buffer if h.event.created_time < floor))
+        count = 0
+        for held in self.history:
+            if held.event.created_time >= floor:
+                break
+            count += 1
+        if count:
+            self.touched = True
+            # settled already, so the state after the last pruned event is cached
+            self.base = self._state_after(count)
+            for held in self.history[:count]:
+                del self.index[_ref(held.event)]
+            del self.history[:count]
+
+    def _state_after(self, count: int) -> ProjectionState:
+        """The projection after the first `count` history events, refolding (and caching)
+        only from the last known state before them."""
+        if self.dirty_from is not None and self.dirty_from < count:
+            start = self.dirty_from
+        else:
+            start = count
+        while start > 0 and self.history[start - 1].after is None:
+            start -= 1
+        state = self.base if start == 0 else self.history[start - 1].after
+        assert state is not None  # the loop above stops at a known state or at base
+        evolve = self.spec.evolve
+        for i in range(start, count):
+            held = self.history[i]
+            state = evolve(state, held.event)
+            self.history[i] = Held(held.event, held.arrived_ms, held.raw, state)
+        if self.dirty_from is not None and self.dirty_from < count:
+            self.dirty_from = count if count < len(self.history) else None
+        return state
+
+    def settle(self) -> None:
+        """Refold the history from the first stale position, if a late event made one."""
+        if self.dirty_from is not None:
+            self.recomputed = self.touched = True
+            self.state = self._state_after(len(self.history))
+
+    def compact(self, now_ms: int) -> bool:
+        """Keep only the final projection of a quiet ended task / logged-out agent."""
+        if (
+            self.buffer
+            or not self.history
+            or self.watermark is None
+            or not _quiet(self.last_arrival, now_ms, self.policy)
+            or not self.spec.is_terminal(self.state)
+        ):
+            return False
+        self.base = self.state
+        self.history.clear()
+        self.index.clear()
+        self.floor = self.watermark + 1
+        return True
+
+    def finish(self, compacted: bool = False) -> tuple[EntityLog, Outcome]:
+        log = self.log
+        if self.touched or compacted:
+            # positional, in field order: this runs once per step
+            log = EntityLog(
+                log.kind,
+                log.entity_id,
+                self.state,
+                self.base,
+                tuple(self.history),
+                tuple(self.buffer),
+                self.watermark,
+                self.floor,
+                self.last_arrival,
+                self.index,
+            )
+        if not (self.touched or compacted or self.duplicates or self.conflicts or self.beyond):
+            return log, NOTHING
+        # a late event adds a distinct event, except one that supersedes its semantic twin
+        changed = bool(self.released) or (bool(self.late) and self.state != self.log.state)
+        outcome = Outcome(
+            tuple(self.released),
+            tuple(self.late),
+            tuple(self.duplicates),
+            tuple(self.conflicts),
+            tuple(self.beyond),
+            changed,
+            self.recomputed,
+            compacted,
+        )
+        return log, outcome
+
+
+def _due_count(buffer: Iterable[Held], watermark: int | None, now_ms: int, policy: Policy) -> int:
+    """How many buffered events are released: up to the last one that is due, by event time
+    (watermark - grace) or by processing time (waited flush_timeout); earlier ones go too."""
+    if watermark is None:
+        return 0
+    limit = watermark - policy.grace_ms
+    timeout = policy.flush_timeout_ms
+    count = 0
+    for i, held in enumerate(buffer, 1):
+        if held.event.created_time <= limit or now_ms - held.arrived_ms >= timeout:
+            count = i
+    return count
+
+
+def _quiet(last_arrival: int | None, now_ms: int, policy: Policy) -> bool:
+    return last_arrival is not None and now_ms - last_arrival >= policy.horizon_ms
+
+
+def accept_many(
+    log: EntityLog, events: Iterable[Event], *, now_ms: int, policy: Policy
+) -> tuple[EntityLog, Outcome]:
+    """Take a batch of this entity's events (any order, duplicates allowed) at processing
+    time `now_ms`, then release what is due and prune what is past the horizon."""
+    step = _Step(log, policy)
+    for event in events:
+        step.accept(event, now_ms)
+    step.release_due(now_ms)
+    step.settle()
+    step.prune()
+    return step.finish()
+
+
+def accept(
+    log: EntityLog, event: Event, *, now_ms: int, policy: Policy
+) -> tuple[EntityLog, Outcome]:
+    """Take one event; see `accept_many`."""
+    return accept_many(log, (event,), now_ms=now_ms, policy=policy)
+
+
+def release_due(log: EntityLog, *, now_ms: int, policy: Policy) -> tuple[EntityLog, Outcome]:
+    """The processing-time flush (call it on a timer tick): release the buffered events that
+    are due at `now_ms` and compact a quiet ended entity. Returns `log` itself when idle."""
+    due = _due_count(log.buffer, log.watermark, now_ms, policy)
+    compactable = (
+        not log.buffer
+        and bool(log.history)
+        and _quiet(log.last_arrival_ms, now_ms, policy)
+        and KINDS[log.kind].is_terminal(log.state)
+    )
+    if not due and not compactable:
+        return log, NOTHING
+    step = _Step(log, policy)
+    step.release_due(now_ms)
+    step.settle()
+    step.prune()
+    return step.finish(compacted=step.compact(now_ms))
+
+
+def drain(log: EntityLog, *, policy: Policy) -> tuple[EntityLog, Outcome]:
+    """Release every buffered event now (end of a replay, or an orderly hand-over)."""
+    if not log.buffer:
+        return log, NOTHING
+    step = _Step(log, policy)
+    step.release_all()
+    step.settle()
+    step.prune()
+    return step.finish()
+
+
+def next_wakeup_ms(log: EntityLog, *, policy: Policy) -> int | None:
+    """The processing time at which `release_due` will next have work, or None."""
+    if log.buffer:
+        return min(h.arrived_ms for h in log.buffer) + policy.flush_timeout_ms
+    if log.history and log.last_arrival_ms is not None and KINDS[log.kind].is_terminal(log.state):
+        return log.last_arrival_ms + policy.horizon_ms
+    return None
+
+
+def projection(log: EntityLog) -> dict[str, Any]:
+    """The entity's projection document (docs/projections.md)."""
+    return KINDS[log.kind].document(log.state)
+
+
+def projection_bytes(log: EntityLog) -> bytes:
+    """The projection document as the bytes published to the compacted topic."""
+    return document_bytes(projection(log))
+
+
+def held_count(log: EntityLog) -> int:
+    """Events the log holds (history + buffer): the size of its seen-set, for the metric."""
+    return len(log.history) + len(log.buffer)
