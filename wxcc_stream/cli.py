@@ -14,7 +14,10 @@ from wxcc_stream.settings import SettingsError, load_settings
 # Each module registers one subcommand; adding a command is adding a line here.
 COMMAND_MODULES = (
     "wxcc_stream.commands.broker",
+    "wxcc_stream.commands.ingress",
     "wxcc_stream.commands.run",
+    "wxcc_stream.commands.simulate",
+    "wxcc_stream.commands.worker",
 )
 
 

@@ -90,6 +90,9 @@ class IngressSettings:
     allowed_subscriptions: str = ""
     spool_dir: str = ""
     retry_after_s: int = 5
+    # producer: "gzip" (stdlib) or "none"; linger trades a little latency for bigger batches
+    compression: str = "gzip"
+    linger_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,14 @@ class WorkerSettings:
     data_dir: str = "var/worker"
     web_port: int = 6066
     store: str = "memory://"
+    web_host: str = "127.0.0.1"
+    replication_factor: int = 1
+    stall_timeout_ms: int = 30000
+    session_timeout_ms: int = 10000
+    producer_linger_ms: int = 5
+    batch_max_events: int = 1000
+    batch_window_ms: int = 20
+    log_cache_entries: int = 50000
 
 
 @dataclass(frozen=True, slots=True)

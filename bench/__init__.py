@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): each subpackage runs with `python -m bench.<name>`."""

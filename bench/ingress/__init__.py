@@ -1,0 +1,1 @@
+"""Ingress throughput and latency against a bare aiohttp handler; see `run.py`."""

@@ -1,0 +1,7 @@
+"""`python -m bench.ingress`."""
+
+import sys
+
+from bench.ingress.run import main
+
+sys.exit(main())

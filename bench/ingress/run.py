@@ -1,0 +1,344 @@
+"""Benchmark: the ingress against a bare aiohttp 202 handler, on loopback, driven by wrk.
+
+    python -m bench.ingress [--bootstrap HOST:PORT] [--duration 10] [--connections 64]
+
+1. a Kafka broker: `--bootstrap`, else a private one started from the official jars;
+2. the bare handler (`bench/ingress/bare.py`) in its own process, driven by wrk for
+   `--duration` seconds: events/s, p50, p99;
+3. the real ingress (`wxcc-stream ingress`: signature check, schema, Kafka acks=all,
+   idempotent, gzip) in its own process, driven the same way;
+4. the ingress again, paced at half the bare rate (wrk's `delay()` hook spreads each
+   connection's requests; wrk2 is not available), for its p99 at that load; and, for
+   context, paced at half its own maximum.
+
+wrk reports achieved rates, so a paced run that cannot reach its target shows it. The
+server's CPU time per request (from /proc) is printed too: on a shared machine it is a
+steadier comparison than throughput.
+
+wrk POSTs a rotation of signed, vendor-like `agent:state_change` bodies (~0.5 KB).
+Targets (issue 4): ingress >= 60% of the bare throughput; p99 < 25 ms at half that rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import orjson
+
+from ingress.signature import sign
+from wxcc_stream.broker import BrokerConfig, LocalBroker, ensure_jars
+from wxcc_stream.broker.process import free_port
+
+PATH = "/webhooks/wxcc"
+SUB = "bench-subscription"
+SECRET = "bench-secret-0123456789abcdef0123456789"
+ORG = "9dcb8657-ffad-45a1-9d8c-2f66e3b64f08"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """What one wrk run measured (and the server's CPU time per request)."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    errors: int
+    cpu_us_per_request: float = 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bodies(n: int) -> list[bytes]:
+    """`n` distinct vendor-like agent:state_change bodies (~0.5 KB each)."""
+    out = []
+    for i in range(n):
+        doc = {
+            "id": str(uuid.UUID(int=i + 1)),
+            "specversion": "1.0",
+            "type": "agent:state_change",
+            "source": f"/com/cisco/wxcc/{SUB}",
+            "comciscoorgid": ORG,
+            "datacontenttype": "application/json",
+            "data": {
+                "agentId": f"8e18afd-db79-449b-b4f5-{i % 500:012d}",
+                "agentSessionId": "6bd4c1f5-7f0e-4e4b-8b0a-0ad6b1c1e0a1",
+                "currentState": "available",
+                "teamId": "3ce57020-dfd7-47fd-91a1-2783bf4a08e5",
+                "channelId": "bc6e3a4e-3b57-4cf9-a1cd-3c31d0b0b2c9",
+                "channelType": "telephony",
+                "idleCodeId": "0",
+                "destination": "31476521",
+                "profileType": "BLENDED",
+                "createdTime": 1_709_539_200_000 + i,
+                "wrapUpAuxCodeId": None,
+            },
+        }
+        out.append(orjson.dumps(doc))
+    return out
+
+
+def lua_script(items: list[bytes], interval_ms: float | None) -> str:
+    """A wrk script POSTing the bodies in turn, each with its signature; with
+    `interval_ms`, each connection waits about that long between requests."""
+    lines = ["local reqs = {}", "local bodies = {"]
+    lines += [f"  [==[{b.decode()}]==]," for b in items]
+    lines += ["}", "local sigs = {"]
+    lines += [f'  "{sign(b, SECRET)}",' for b in items]
+    lines += [
+        "}",
+        "init = function(args)",
+        "  for i = 1, #bodies do",
+        "    local h = {}",
+        '    h["Content-Type"] = "application/json"',
+        '    h["X-WebexCC-Signature"] = sigs[i]',
+        f'    reqs[i] = wrk.format("POST", "{PATH}", h, bodies[i])',
+        "  end",
+        "end",
+        "local n = 0",
+        "request = function()",
+        "  n = n % #reqs + 1",
+        "  return reqs[n]",
+        "end",
+    ]
+    if interval_ms is not None:
+        # uniform in [0, 2*interval]: on average one request per interval per connection,
+        # spread so the connections do not fire in lockstep
+        top = max(1, round(2 * interval_ms))
+        lines += ["delay = function()", f"  return math.random(0, {top})", "end"]
+    return "\n".join(lines) + "\n"
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not match:
+        raise ValueError(f"cannot read wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """Requests/sec, p50 and p99 (from --latency), request and error counts."""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return WrkResult(
+        rps=rps,
+        p50_ms=p50,
+        p99_ms=p99,
+        requests=total,
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        errors=sum(int(g) for g in errors.groups()) if errors else 0,
+    )
+
+
+def run_wrk(
+    url: str,
+    script: Path,
+    *,
+    duration_s: int,
+    connections: int,
+    threads: int = 1,
+    server_pid: int | None = None,
+) -> WrkResult:
+    """One wrk run; with `server_pid`, also the server's CPU microseconds per request."""
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
+    cmd = [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency",
+        "--timeout", "5s", "-s", str(script), url,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    result = parse_wrk(proc.stdout)
+    if server_pid and result.requests:
+        used = cpu_seconds(server_pid) - cpu_before
+        result = replace(result, cpu_us_per_request=used / result.requests * 1e6)
+    return result
+
+
+def wait_http(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout_s:.0f} s")
+
+
+@contextmanager
+def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def broker(bootstrap: str | None, workdir: Path) -> Iterator[str]:
+    if bootstrap:
+        yield bootstrap
+        return
+    cfg = BrokerConfig("127.0.0.1", free_port(), free_port(), workdir / "kafka", heap_mb=512)
+    local = LocalBroker(cfg, ensure_jars())
+    print(f"starting a private Kafka broker on {cfg.bootstrap} ...", file=sys.stderr, flush=True)
+    local.start()
+    try:
+        yield local.bootstrap
+    finally:
+        local.stop()
+
+
+async def _raw_count(bootstrap: str, topic: str) -> int:
+    """Records in a topic: the sum of its partitions' end offsets."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.structs import TopicPartition
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    parts = [TopicPartition(topic, p["partition"]) for p in described.get("partitions", ())]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return int(sum((await consumer.end_offsets(parts)).values())) if parts else 0
+    finally:
+        await consumer.stop()
+
+
+def report(results: dict[str, WrkResult]) -> None:
+    """The table, the ratio and the half-rate p99."""
+    bare, ing = results["bare 202 handler"], results["ingress (Kafka acks=all)"]
+    paced = next(r for k, r in results.items() if "paced" in k and not k.endswith("*"))
+    head = f"{'run':<30} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+    print(f"\n{head} {'server CPU us/req':>18}")
+    for name, r in results.items():
+        print(
+            f"{name:<30} {r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.non_2xx:>8} "
+            f"{r.cpu_us_per_request:>18.0f}"
+        )
+    ratio = ing.rps / bare.rps if bare.rps else 0.0
+    print(f"\ningress / bare throughput: {ratio:.0%} (target >= 60%)")
+    print(f"ingress p99 at half the bare rate: {paced.p99_ms:.2f} ms (target < 25 ms)")
+    cpu = ing.cpu_us_per_request / bare.cpu_us_per_request if bare.cpu_us_per_request else 0
+    print(f"server CPU per request, ingress / bare: {cpu:.2f}x")
+    print("* paced at half the ingress's own maximum, for context (not a target)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ingress",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--bootstrap", help="use this Kafka instead of starting one")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (10)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
+    parser.add_argument("--paced-connections", type=int, default=100, help="for the paced run")
+    parser.add_argument("--bodies", type=int, default=500, help="distinct bodies (500)")
+    parser.add_argument("--compression", default="gzip", help="ingress producer compression")
+    parser.add_argument("--linger-ms", type=int, default=0, help="ingress producer linger")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="wxcc-bench-"))
+    items = bodies(args.bodies)
+    flat = workdir / "post.lua"
+    flat.write_text(lua_script(items, None))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    results: dict[str, WrkResult] = {}
+    with broker(args.bootstrap, workdir) as bootstrap:
+        port = free_port()
+        with process([sys.executable, "-m", "bench.ingress.bare", "--port", str(port)], env,
+                     workdir / "bare.log") as bare:  # fmt: skip
+            wait_http(f"http://127.0.0.1:{port}/healthz")
+            url = f"http://127.0.0.1:{port}{PATH}"
+            run_wrk(url, flat, duration_s=2, connections=args.connections)  # warm-up
+            results["bare 202 handler"] = run_wrk(
+                url, flat, duration_s=args.duration, connections=args.connections,
+                server_pid=bare.pid,
+            )  # fmt: skip
+        prefix = f"bench{uuid.uuid4().hex[:8]}"
+        ingress_env = {
+            **env,
+            "WXCC_KAFKA_BOOTSTRAP": bootstrap,
+            "WXCC_TOPIC_PREFIX": prefix,
+            "WXCC_INGRESS_SECRETS": f"{SUB}={SECRET}",
+            "WXCC_INGRESS_COMPRESSION": args.compression,
+            "WXCC_INGRESS_LINGER_MS": str(args.linger_ms),
+            "WXCC_LOG_LEVEL": "WARNING",
+        }
+        port = free_port()
+        cmd = [sys.executable, "-m", "wxcc_stream.cli", "ingress", "--port", str(port)]
+        with process(cmd, ingress_env, workdir / "ingress.log") as ingress:
+            wait_http(f"http://127.0.0.1:{port}/readyz")
+            url = f"http://127.0.0.1:{port}{PATH}"
+            run_wrk(url, flat, duration_s=2, connections=args.connections)  # warm-up
+            results["ingress (Kafka acks=all)"] = run_wrk(
+                url, flat, duration_s=args.duration, connections=args.connections,
+                server_pid=ingress.pid,
+            )  # fmt: skip
+            half = results["bare 202 handler"].rps / 2
+            paced = workdir / "paced.lua"
+            paced.write_text(lua_script(items, args.paced_connections * 1000 / half))
+            results[f"ingress paced at {half:.0f}/s"] = run_wrk(
+                url, paced, duration_s=args.duration, connections=args.paced_connections,
+                server_pid=ingress.pid,
+            )  # fmt: skip
+            # for context: latency at half the ingress's own maximum (not saturated)
+            own = results["ingress (Kafka acks=all)"].rps / 2
+            light = workdir / "light.lua"
+            light.write_text(lua_script(items, args.paced_connections * 1000 / own))
+            results[f"ingress paced at {own:.0f}/s *"] = run_wrk(
+                url, light, duration_s=args.duration, connections=args.paced_connections,
+                server_pid=ingress.pid,
+            )  # fmt: skip
+        report(results)
+        stored = asyncio.run(_raw_count(bootstrap, f"{prefix}.raw"))
+    accepted = sum(r.requests - r.non_2xx for k, r in results.items() if k.startswith("ingress"))
+    print(f"records in the raw topic: {stored} (2xx answers incl. warm-up: >= {accepted})")
+    print(f"logs and scripts: {workdir}")
+    return 0

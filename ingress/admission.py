@@ -1,0 +1,295 @@
+"""Decide what to do with one HTTP delivery: the events to store, or why it is refused. Pure.
+
+Three CloudEvents HTTP modes are understood: structured (`application/json` as WxCC
+sends it, or `application/cloudevents+json`), binary (attributes in `ce-*` headers, the
+body is `data`) and batch (`application/cloudevents-batch+json`, a JSON array of
+structured events, all stored or none). The checks run in this order: media type, JSON,
+subscription allow-list, signature, schema, event type, v2 timestamp, org allow-list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+
+from ingress.batch import split_array
+from ingress.policy import AdmissionPolicy
+from ingress.problems import ItemError, Reason, Rejection
+from ingress.signature import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SignatureCheck,
+    TimestampCheck,
+    check_timestamp,
+    verify,
+)
+from schemas.cloudevent import SchemaError, decode_json, parse_event
+from schemas.event import Event
+from schemas.models import TIMESTAMP_ATTRIBUTE, epoch_ms
+
+STRUCTURED_TYPE = "application/cloudevents+json"
+BATCH_TYPE = "application/cloudevents-batch+json"
+JSON_TYPE = "application/json"
+# Event types outside these namespaces are not WxCC's; unknown types inside them (the
+# v2 API adds some) are stored, and the processors count what they do not fold.
+KNOWN_NAMESPACES = frozenset({"agent", "task", "capture", "task-message"})
+
+
+class Mode(StrEnum):
+    """The CloudEvents HTTP content mode of a delivery."""
+
+    STRUCTURED = "structured"
+    BINARY = "binary"
+    BATCH = "batch"
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """One valid event and the bytes to store for it (the event as received)."""
+
+    event: Event
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """Every event of the delivery is valid and may be stored."""
+
+    mode: Mode
+    events: tuple[Admitted, ...]
+
+
+Decision = Accepted | Rejection
+
+
+def media_type(content_type: str | None) -> str:
+    """The bare, lower-case media type of a Content-Type value ('' when absent)."""
+    if not content_type:
+        return ""
+    return content_type.partition(";")[0].strip().lower()
+
+
+def subscription_of(source: str) -> str:
+    """The subscription id at the end of a WxCC `source` (`/com/cisco/wxcc/{id}`)."""
+    return source.rstrip("/").rsplit("/", 1)[-1]
+
+
+def admit(
+    body: bytes, headers: Mapping[str, str], policy: AdmissionPolicy, *, now_ms: int
+) -> Decision:
+    """The decision for one delivery; `headers` must look names up case-insensitively."""
+    ctype = media_type(headers.get("Content-Type"))
+    if ctype == BATCH_TYPE:
+        return _admit_batch(body, headers, policy, now_ms)
+    binary = "ce-specversion" in headers and ctype != STRUCTURED_TYPE
+    if binary:
+        if ctype and not (ctype == JSON_TYPE or ctype.endswith("+json")):
+            return Rejection(
+                Reason.UNSUPPORTED_MEDIA_TYPE,
+                f"binary-mode data must be JSON, got {ctype!r}",
+                field="Content-Type",
+            )
+        return _admit_binary(body, headers, policy, now_ms)
+    if ctype not in ("", JSON_TYPE, STRUCTURED_TYPE):
+        return Rejection(
+            Reason.UNSUPPORTED_MEDIA_TYPE,
+            f"expected {JSON_TYPE}, {STRUCTURED_TYPE} or {BATCH_TYPE}, got {ctype!r}",
+            field="Content-Type",
+        )
+    try:
+        raw = decode_json(body)
+    except SchemaError as err:
+        return Rejection(Reason.INVALID_JSON, err.reason, field=err.field)
+    return _admit_one(raw, body, body, headers, policy, now_ms, Mode.STRUCTURED)
+
+
+def _admit_binary(
+    body: bytes, headers: Mapping[str, str], policy: AdmissionPolicy, now_ms: int
+) -> Decision:
+    attributes: dict[str, Any] = {}
+    for name, text in headers.items():
+        lower = name.lower()
+        if lower.startswith("ce-") and len(lower) > 3:
+            attributes[lower[3:]] = unquote(text)
+    content_type = headers.get("Content-Type")
+    if content_type:
+        attributes["datacontenttype"] = content_type
+    try:
+        data = decode_json(body)
+    except SchemaError as err:
+        return Rejection(Reason.INVALID_JSON, err.reason, field="data")
+    # Binary mode has no envelope bytes to keep: store the structured form, with the
+    # received body spliced in verbatim as `data`.
+    try:
+        envelope = orjson.dumps(attributes)
+    except orjson.JSONEncodeError:
+        return Rejection(Reason.INVALID_EVENT, "a ce-* header is not valid UTF-8", field="headers")
+    value = envelope[:-1] + b',"data":' + body.strip(b" \t\r\n") + b"}"
+    raw = {**attributes, "data": data}
+    return _admit_one(raw, value, body, headers, policy, now_ms, Mode.BINARY)
+
+
+def _identity(raw: Any) -> tuple[str | None, str | None]:
+    if not isinstance(raw, Mapping):
+        return None, None
+    ce_id, ce_type = raw.get("id"), raw.get("type")
+    return (
+        ce_id if isinstance(ce_id, str) else None,
+        ce_type if isinstance(ce_type, str) else None,
+    )
+
+
+def _source(raw: Any) -> str | SchemaError:
+    if not isinstance(raw, Mapping):
+        return SchemaError("body", "expected a JSON object")
+    source = raw.get("source")
+    if not isinstance(source, str) or not subscription_of(source):
+        return SchemaError("source", "missing, empty or not a string")
+    return source
+
+
+def _authenticate(
+    body: bytes, headers: Mapping[str, str], subscriptions: Sequence[str], policy: AdmissionPolicy
+) -> tuple[Reason, str] | None:
+    """Allow-list, then signature: the body must verify with a secret of each subscription."""
+    for sub in subscriptions:
+        if not policy.subscription_allowed(sub):
+            return Reason.UNKNOWN_SUBSCRIPTION, f"subscription {sub!r} is not in the allow-list"
+    if not policy.verify_signatures:
+        return None
+    signature = headers.get(SIGNATURE_HEADER)
+    for sub in subscriptions:
+        secrets = policy.secrets.get(sub)
+        if not secrets:
+            return Reason.UNKNOWN_SUBSCRIPTION, f"no signing secret is configured for {sub!r}"
+        check = verify(body, signature, secrets)
+        if check is SignatureCheck.MISSING:
+            return Reason.MISSING_SIGNATURE, f"header {SIGNATURE_HEADER} is required"
+        if check is SignatureCheck.MISMATCH:
+            return Reason.BAD_SIGNATURE, f"{SIGNATURE_HEADER} does not match the body"
+    return None
+
+
+def _body_timestamp(event: Event) -> int | None:
+    stamp = event.extensions.get(TIMESTAMP_ATTRIBUTE)
+    # already validated by the schema; None when the event has none
+    return None if stamp is None else epoch_ms(stamp, TIMESTAMP_ATTRIBUTE, allow_string=True)
+
+
+def _check_event(
+    event: Event,
+    headers: Mapping[str, str],
+    policy: AdmissionPolicy,
+    now_ms: int,
+    *,
+    require_equal: bool,
+) -> tuple[Reason, str, str | None] | None:
+    """Type namespace, v2 timestamp and org checks of one parsed event."""
+    namespace = event.type.partition(":")[0]
+    if ":" not in event.type or namespace not in KNOWN_NAMESPACES:
+        return Reason.UNKNOWN_TYPE, f"event type {event.type!r} is not a WxCC type", "type"
+    if policy.verify_signatures:
+        check = check_timestamp(
+            headers.get(TIMESTAMP_HEADER),
+            _body_timestamp(event),
+            now_ms=now_ms,
+            tolerance_ms=policy.timestamp_tolerance_ms,
+            require_equal=require_equal,
+        )
+        if check is TimestampCheck.MISMATCH:
+            return (
+                Reason.TIMESTAMP_MISMATCH,
+                f"{TIMESTAMP_HEADER} must equal the event's {TIMESTAMP_ATTRIBUTE}",
+                TIMESTAMP_ATTRIBUTE,
+            )
+        if check is TimestampCheck.OUT_OF_RANGE:
+            return (
+                Reason.TIMESTAMP_OUT_OF_RANGE,
+                f"timestamp is more than {policy.timestamp_tolerance_ms} ms from now",
+                TIMESTAMP_ATTRIBUTE,
+            )
+    if not policy.org_allowed(event.org_id):
+        return Reason.UNKNOWN_ORG, f"org {event.org_id!r} is not in the allow-list", "comciscoorgid"
+    return None
+
+
+def _admit_one(
+    raw: Any,
+    value: bytes,
+    body: bytes,
+    headers: Mapping[str, str],
+    policy: AdmissionPolicy,
+    now_ms: int,
+    mode: Mode,
+) -> Decision:
+    ce_id, ce_type = _identity(raw)
+    source = _source(raw)
+    if isinstance(source, SchemaError):
+        return Rejection(Reason.INVALID_EVENT, source.reason, source.field, ce_id, ce_type)
+    refused = _authenticate(body, headers, (subscription_of(source),), policy)
+    if refused is not None:
+        return Rejection(refused[0], refused[1], None, ce_id, ce_type)
+    try:
+        event = parse_event(raw, received_at=now_ms)
+    except SchemaError as err:
+        return Rejection(Reason.INVALID_EVENT, err.reason, err.field, ce_id, ce_type)
+    problem = _check_event(event, headers, policy, now_ms, require_equal=True)
+    if problem is not None:
+        return Rejection(problem[0], problem[1], problem[2], ce_id, ce_type)
+    return Accepted(mode, (Admitted(event, value),))
+
+
+def _admit_batch(
+    body: bytes, headers: Mapping[str, str], policy: AdmissionPolicy, now_ms: int
+) -> Decision:
+    try:
+        raw = decode_json(body)
+    except SchemaError as err:
+        return Rejection(Reason.INVALID_JSON, err.reason, field=err.field)
+    if not isinstance(raw, list):
+        return Rejection(Reason.INVALID_EVENT, "a batch must be a JSON array", field="body")
+    if not raw:
+        return Rejection(Reason.INVALID_EVENT, "the batch is empty", field="body")
+    values = split_array(body)
+    errors: list[ItemError] = []
+    subscriptions: dict[str, None] = {}
+    for index, item in enumerate(raw):
+        source = _source(item)
+        if isinstance(source, SchemaError):
+            errors.append(ItemError(index, source.field, source.reason))
+        else:
+            subscriptions[subscription_of(source)] = None
+    if errors:
+        return _batch_rejection(Reason.INVALID_EVENT, errors)
+    refused = _authenticate(body, headers, tuple(subscriptions), policy)
+    if refused is not None:
+        return Rejection(refused[0], refused[1])
+    admitted: list[Admitted] = []
+    first_reason: Reason | None = None
+    for index, (item, value) in enumerate(zip(raw, values, strict=True)):
+        try:
+            event = parse_event(item, received_at=now_ms)
+        except SchemaError as err:
+            errors.append(ItemError(index, err.field, err.reason))
+            first_reason = first_reason or Reason.INVALID_EVENT
+            continue
+        problem = _check_event(event, headers, policy, now_ms, require_equal=len(raw) == 1)
+        if problem is not None:
+            errors.append(ItemError(index, problem[2], problem[1]))
+            first_reason = first_reason or problem[0]
+            continue
+        admitted.append(Admitted(event, value))
+    if first_reason is not None:
+        return _batch_rejection(first_reason, errors)
+    return Accepted(Mode.BATCH, tuple(admitted))
+
+
+def _batch_rejection(reason: Reason, errors: list[ItemError]) -> Rejection:
+    first = errors[0]
+    detail = f"{len(errors)} event(s) of the batch refused; first, #{first.index}: {first.detail}"
+    return Rejection(reason, detail, field=first.field, errors=tuple(errors))

@@ -1,0 +1,292 @@
+"""The aiohttp application: the webhook endpoint, health, readiness and metrics.
+
+`build_app` is the one place where settings, the admission policy, the publisher (and
+the optional spool) and the metrics are wired together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ingress.admission import Accepted, Mode, admit
+from ingress.errors import IngressError
+from ingress.metrics import IngressMetrics, type_label
+from ingress.policy import AdmissionPolicy
+from ingress.problems import PROBLEM_CONTENT_TYPE, Reason, Rejection, problem_body
+from ingress.publisher import KafkaConfig, KafkaRawPublisher, RawPublisher
+from ingress.records import OutRecord, deadletter_record, raw_record
+from ingress.spool import Spool
+from wxcc_stream.settings import Settings
+
+log = logging.getLogger("ingress")
+
+
+class Clock(Protocol):
+    """Where receive times come from (injected so tests can pin them)."""
+
+    def now_ms(self) -> int:
+        """Epoch milliseconds."""
+
+
+class SystemClock:
+    """The wall clock."""
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class IngressState:
+    """Everything a request handler needs, built once per app."""
+
+    settings: Settings
+    policy: AdmissionPolicy
+    store: RawPublisher
+    metrics: IngressMetrics
+    clock: Clock
+    spool: Spool | None = None
+    draining: bool = False
+    accepted_bodies: dict[int, bytes] = field(default_factory=dict)
+
+    @property
+    def deadline_s(self) -> float:
+        return self.settings.ingress.publish_deadline_ms / 1000
+
+    def accepted_body(self, count: int) -> bytes:
+        body = self.accepted_bodies.get(count)
+        if body is None:
+            body = self.accepted_bodies[count] = orjson.dumps({"accepted": count})
+        return body
+
+
+STATE = web.AppKey("ingress_state", IngressState)
+
+
+def build_app(
+    settings: Settings,
+    *,
+    publisher: RawPublisher | None = None,
+    clock: Clock | None = None,
+    metrics: IngressMetrics | None = None,
+) -> web.Application:
+    """The ingress app. It starts `publisher` (Kafka by default, behind the spool when
+    `settings.ingress.spool_dir` is set) on startup and stops it after the last request."""
+    ingress = settings.ingress
+    policy = AdmissionPolicy.from_settings(ingress)
+    metrics = metrics or IngressMetrics()
+    inner = publisher or KafkaRawPublisher(KafkaConfig.from_settings(settings))
+    spool = None
+    if ingress.spool_dir:
+        spool = Spool(
+            Path(ingress.spool_dir),
+            inner,
+            # leave half the deadline for the fsync when Kafka does not answer in time
+            direct_timeout_s=ingress.publish_deadline_ms / 2000,
+            on_depth=metrics.set_spool_depth,
+        )
+    state = IngressState(
+        settings=settings,
+        policy=policy,
+        store=spool or inner,
+        metrics=metrics,
+        clock=clock or SystemClock(),
+        spool=spool,
+    )
+    app = web.Application(client_max_size=ingress.max_body_bytes)
+    app[STATE] = state
+    app.router.add_post(ingress.path, receive)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_endpoint)
+    app.cleanup_ctx.append(_store_lifecycle)
+    app.on_shutdown.append(_start_draining)
+    return app
+
+
+async def _store_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE]
+    if not state.policy.verify_signatures:
+        log.warning("signature verification is OFF: any sender can inject events")
+    elif not state.policy.secrets:
+        log.warning("no secrets configured: every delivery will be refused (403)")
+    await state.store.start()
+    log.info(
+        "ingress started",
+        extra={
+            "path": state.settings.ingress.path,
+            "raw_topic": state.settings.topic.raw,
+            "deadletter_topic": state.settings.topic.deadletter,
+            "spool": state.settings.ingress.spool_dir or None,
+        },
+    )
+    yield
+    # aiohttp calls this after the in-flight handlers finished (or the shutdown timeout)
+    await state.store.stop()
+    log.info("ingress stopped: every acknowledged event is in Kafka")
+
+
+async def _start_draining(app: web.Application) -> None:
+    app[STATE].draining = True
+    log.info("shutting down: not accepting connections, finishing in-flight deliveries")
+
+
+async def receive(request: web.Request) -> web.Response:
+    """One webhook delivery: admit, store, then answer 202, or refuse with a problem."""
+    state = request.app[STATE]
+    received_at = state.clock.now_ms()
+    limit = state.settings.ingress.max_body_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        return await _too_large(request, state, received_at, f"Content-Length {length}")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return await _too_large(request, state, received_at, "the body")
+    decision = admit(body, request.headers, state.policy, now_ms=received_at)
+    if not isinstance(decision, Accepted):
+        return await _refuse(request, state, body, decision, received_at)
+    topic = state.settings.topic.raw
+    records = [
+        raw_record(topic, a.event, a.value, received_at=received_at) for a in decision.events
+    ]
+    label = "batch" if decision.mode is Mode.BATCH else type_label(decision.events[0].event.type)
+    started = time.perf_counter()
+    failure = await _store(state, records)
+    if failure is not None:
+        log.warning(
+            "could not store delivery, answering 503",
+            extra={"error": failure, "event_ids": [a.event.ce_id for a in decision.events]},
+        )
+        return _unavailable(state, label, failure)
+    state.metrics.observe_publish(time.perf_counter() - started)
+    for admitted in decision.events:
+        state.metrics.count_event(type_label(admitted.event.type))
+    state.metrics.count_request(202, label)
+    if log.isEnabledFor(logging.DEBUG):
+        for admitted in decision.events:
+            log.debug(
+                "stored",
+                extra={"event_id": admitted.event.ce_id, "event_type": admitted.event.type},
+            )
+    return web.Response(
+        status=202, body=state.accepted_body(len(records)), content_type="application/json"
+    )
+
+
+async def _store(state: IngressState, records: Sequence[OutRecord]) -> str | None:
+    """Publish within the deadline; None on success, else what went wrong."""
+    try:
+        async with asyncio.timeout(state.deadline_s):
+            await state.store.publish(records)
+    except TimeoutError:
+        return f"not stored within {state.settings.ingress.publish_deadline_ms} ms"
+    except IngressError as err:
+        return str(err) or type(err).__name__
+    except Exception as err:  # any other store failure is still a 503, never a 500
+        log.exception("unexpected error from the publisher")
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def _unavailable(state: IngressState, label: str, detail: str) -> web.Response:
+    state.metrics.count_request(503, label)
+    rejection = Rejection(Reason.UNAVAILABLE, f"the event was not stored: {detail}")
+    return web.Response(
+        status=503,
+        body=problem_body(rejection),
+        content_type=PROBLEM_CONTENT_TYPE,
+        headers={"Retry-After": str(state.settings.ingress.retry_after_s)},
+    )
+
+
+async def _too_large(
+    request: web.Request, state: IngressState, received_at: int, what: str
+) -> web.Response:
+    limit = state.settings.ingress.max_body_bytes
+    rejection = Rejection(
+        Reason.BODY_TOO_LARGE, f"{what} exceeds the limit of {limit} bytes", field="body"
+    )
+    response = await _refuse(request, state, b"", rejection, received_at)
+    # the rest of the body was never read: do not let aiohttp wait for it
+    response.force_close()
+    return response
+
+
+async def _refuse(
+    request: web.Request,
+    state: IngressState,
+    body: bytes,
+    rejection: Rejection,
+    received_at: int,
+) -> web.Response:
+    """Dead-letter the delivery, count and log it, and answer with a problem document."""
+    record = deadletter_record(
+        state.settings.topic.deadletter,
+        body,
+        rejection,
+        request.headers.items(),
+        received_at=received_at,
+        path=request.path,
+    )
+    label = type_label(rejection.event_type)
+    failure = await _store(state, [record])
+    extra = {
+        "reason": rejection.reason.value,
+        "status": rejection.status,
+        "field": rejection.field,
+        "event_id": rejection.event_id,
+        "event_type": rejection.event_type,
+        "remote": request.remote,
+    }
+    if failure is not None:
+        state.metrics.count_deadletter_failure(rejection.reason.value)
+        log.error("refused delivery could not be dead-lettered", extra={**extra, "error": failure})
+        if rejection.reason is not Reason.BODY_TOO_LARGE:
+            # not recorded anywhere: ask the sender to come back rather than lose it
+            return _unavailable(state, label, failure)
+    else:
+        state.metrics.count_deadlettered(rejection.reason.value)
+    log.info("refused delivery", extra=extra)
+    state.metrics.count_request(rejection.status, label)
+    return web.Response(
+        status=rejection.status,
+        body=problem_body(rejection, instance=request.path),
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive and serving HTTP."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when not shutting down and Kafka answers with metadata for our topics."""
+    state = request.app[STATE]
+    kafka = await state.store.ready()
+    ready = kafka and not state.draining
+    doc = {
+        "ready": ready,
+        "kafka": kafka,
+        "draining": state.draining,
+        "spoolDepth": state.spool.depth if state.spool else 0,
+    }
+    return web.json_response(doc, status=200 if ready else 503)
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    """Prometheus text exposition of this app's registry."""
+    registry = request.app[STATE].metrics.registry
+    response = web.Response(body=generate_latest(registry))
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response

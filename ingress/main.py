@@ -1,0 +1,76 @@
+"""Run the ingress until SIGINT/SIGTERM, then shut down without losing an acknowledged event."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+from aiohttp import web
+
+from ingress.app import build_app
+from ingress.errors import IngressError
+from wxcc_stream.settings import Settings
+
+log = logging.getLogger("ingress")
+
+
+def shutdown_timeout_s(settings: Settings) -> float:
+    """How long in-flight deliveries may take to finish at shutdown (a publish deadline,
+    with margin)."""
+    return settings.ingress.publish_deadline_ms / 1000 * 2 + 1.0
+
+
+async def serve(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until `stop` is set (or SIGINT/SIGTERM when none is given), then shut down:
+    stop accepting, let in-flight deliveries finish, flush the producer, close."""
+    app = build_app(settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout_s(settings))
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.ingress.host, settings.ingress.port, backlog=1024)
+        await site.start()
+        url = f"http://{settings.ingress.host}:{settings.ingress.port}{settings.ingress.path}"
+        log.info("listening", extra={"url": url})
+        if on_listening is not None:
+            on_listening(url)
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop factory when uvloop is installed, else None (the default loop)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run_ingress(settings: Settings) -> int:
+    """Blocking entry point (uvloop when installed); the process exit code."""
+    factory = loop_factory()
+    log.info("event loop: %s", "uvloop" if factory else "asyncio")
+    with asyncio.Runner(loop_factory=factory) as runner:
+        try:
+            runner.run(serve(settings))
+        except IngressError as err:
+            log.error("ingress could not start: %s", err)
+            return 1
+        except OSError as err:
+            log.error("ingress could not listen: %s", err)
+            return 1
+    return 0

@@ -1,0 +1,289 @@
+"""The port ingress stores records through, and its Kafka implementation (aiokafka)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.partitioner import murmur2
+from aiokafka.structs import TopicPartition
+
+from ingress.errors import PublishError
+from ingress.records import OutRecord
+from ingress.topics import ensure_topics
+from wxcc_stream.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+COMPRESSIONS = ("gzip", "none")
+# Room for the record's headers and batch overhead on top of the largest body.
+_RECORD_OVERHEAD = 64 * 1024
+_MAX_CACHED_KEYS = 100_000
+
+
+class RawPublisher(Protocol):
+    """Stores records durably; `publish` returns only once every record is stored."""
+
+    async def start(self) -> None:
+        """Connect; raises PublishError when the store cannot be reached."""
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        """Store the records (in order); raises PublishError when that failed."""
+
+    async def ready(self) -> bool:
+        """True when the store answers and knows the topics."""
+
+    async def stop(self) -> None:
+        """Finish every pending publish, then disconnect."""
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaConfig:
+    """What the Kafka publisher needs from the settings."""
+
+    bootstrap: str
+    client_id: str
+    raw_topic: str
+    deadletter_topic: str
+    partitions: int
+    compression: str
+    linger_ms: int
+    max_record_bytes: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KafkaConfig:
+        """Pick the fields; an unknown compression is a SettingsError."""
+        ingress = settings.ingress
+        if ingress.compression not in COMPRESSIONS:
+            raise SettingsError(
+                f"WXCC_INGRESS_COMPRESSION: expected one of {', '.join(COMPRESSIONS)}, "
+                f"got {ingress.compression!r}"
+            )
+        if ingress.linger_ms < 0:
+            raise SettingsError("WXCC_INGRESS_LINGER_MS: must be 0 or more")
+        return cls(
+            bootstrap=settings.kafka.bootstrap,
+            client_id=f"{settings.kafka.client_id}-ingress",
+            raw_topic=settings.topic.raw,
+            deadletter_topic=settings.topic.deadletter,
+            partitions=settings.topic.partitions,
+            compression=ingress.compression,
+            linger_ms=ingress.linger_ms,
+            max_record_bytes=ingress.max_body_bytes * 2 + _RECORD_OVERHEAD,
+        )
+
+
+def partition_of(key: bytes, partitions: Sequence[int], cache: dict[bytes, int]) -> int:
+    """Kafka's default key partitioning (murmur2, as the Java client and aiokafka do), with
+    each key's hash remembered: aiokafka's murmur2 is pure Python, and entity ids repeat."""
+    idx = cache.get(key)
+    if idx is None:
+        if len(cache) >= _MAX_CACHED_KEYS:
+            cache.clear()
+        idx = cache[key] = murmur2(key) & 0x7FFFFFFF
+    return partitions[idx % len(partitions)]
+
+
+class _Waiter:
+    """One `publish` call: done when Kafka acknowledged each of its `remaining` records."""
+
+    __slots__ = ("future", "remaining")
+
+    def __init__(self, future: asyncio.Future[None], remaining: int) -> None:
+        self.future = future
+        self.remaining = remaining
+
+    def acknowledged(self) -> None:
+        self.remaining -= 1
+        if self.remaining == 0 and not self.future.done():
+            self.future.set_result(None)
+
+    def failed(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+_Queued = list[tuple[OutRecord, _Waiter]]
+
+
+class KafkaRawPublisher:
+    """aiokafka producer: idempotent, acks=all, compressed.
+
+    Records of concurrent requests are gathered per partition and handed to aiokafka as
+    whole batches (`create_batch`/`send_batch`) while the previous batch of that partition
+    is on its way, which costs far less CPU than one `send` (one future, one metadata
+    object) per record. Each `publish` returns once every one of its records is acked.
+    """
+
+    def __init__(
+        self,
+        config: KafkaConfig,
+        *,
+        ready_timeout_s: float = 2.0,
+        max_queued_records: int = 100_000,
+    ) -> None:
+        self._config = config
+        self._ready_timeout_s = ready_timeout_s
+        self._max_queued = max_queued_records
+        self._producer: AIOKafkaProducer | None = None
+        self._queues: dict[TopicPartition, _Queued] = {}
+        self._drainers: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._queued = 0
+        self._hashes: dict[bytes, int] = {}
+
+    async def start(self) -> None:
+        """Create missing topics, then start the producer (fails if Kafka is unreachable)."""
+        cfg = self._config
+        # The raw topic is the system of record that replays start from: keep it forever.
+        size = str(cfg.max_record_bytes)
+        await ensure_topics(
+            cfg.bootstrap,
+            {
+                cfg.raw_topic: {"retention.ms": "-1", "max.message.bytes": size},
+                cfg.deadletter_topic: {"max.message.bytes": size},
+            },
+            partitions=cfg.partitions,
+            client_id=cfg.client_id,
+        )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=cfg.bootstrap,
+            client_id=cfg.client_id,
+            acks="all",
+            enable_idempotence=True,
+            compression_type=None if cfg.compression == "none" else cfg.compression,
+            linger_ms=cfg.linger_ms,
+            max_request_size=cfg.max_record_bytes,
+        )
+        try:
+            await producer.start()
+            for topic in (cfg.raw_topic, cfg.deadletter_topic):
+                await producer.partitions_for(topic)  # track both topics' metadata
+        except KafkaError as err:
+            await producer.stop()
+            raise PublishError(f"cannot connect to Kafka at {cfg.bootstrap}: {err}") from err
+        self._producer = producer
+
+    def _require(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise PublishError("publisher not started")
+        return self._producer
+
+    async def _partitions(self, producer: AIOKafkaProducer, topic: str) -> list[int]:
+        known = producer.client.cluster.partitions_for_topic(topic)
+        if not known:
+            try:
+                known = await producer.partitions_for(topic)
+            except KafkaError as err:
+                raise PublishError(f"no metadata for topic {topic}: {err}") from err
+        return sorted(known)
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        """Queue the records on their partitions and wait until Kafka acknowledged all."""
+        producer = self._require()
+        if self._queued + len(records) > self._max_queued:
+            raise PublishError(f"{self._queued} records already wait for Kafka")
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), len(records))
+        for record in records:
+            partitions = await self._partitions(producer, record.topic)
+            if record.key is None:
+                partition = partitions[random.randrange(len(partitions))]
+            else:
+                partition = partition_of(record.key, partitions, self._hashes)
+            tp = TopicPartition(record.topic, partition)
+            queue = self._queues.get(tp)
+            if queue is None:
+                queue = self._queues[tp] = []
+            queue.append((record, waiter))
+            self._queued += 1
+            drainer = self._drainers.get(tp)
+            if drainer is None or drainer.done():
+                self._drainers[tp] = asyncio.create_task(self._drain(producer, tp, queue))
+        if not records:
+            return
+        await waiter.future
+
+    async def _drain(self, producer: AIOKafkaProducer, tp: TopicPartition, queue: _Queued) -> None:
+        """Hand what waits for one partition to aiokafka, a batch at a time; records that
+        arrive meanwhile form the next batch."""
+        while queue:
+            items = queue[:]
+            del queue[:]
+            self._queued -= len(items)
+            try:
+                await self._send_all(producer, tp, items)
+            except Exception as err:  # never leave a request waiting on a dead drainer
+                log.exception("could not hand records to aiokafka")
+                failure = PublishError(f"{type(err).__name__}: {err}")
+                for _, waiter in items:
+                    waiter.failed(failure)
+
+    async def _send_all(
+        self, producer: AIOKafkaProducer, tp: TopicPartition, items: _Queued
+    ) -> None:
+        batch = producer.create_batch()
+        waiters: list[_Waiter] = []
+        for record, waiter in items:
+            headers = list(record.headers)
+            if (
+                batch.append(timestamp=None, key=record.key, value=record.value, headers=headers)
+                is None
+            ):
+                await self._send(producer, tp, batch, waiters)
+                batch, waiters = producer.create_batch(), []
+                batch.append(timestamp=None, key=record.key, value=record.value, headers=headers)
+            waiters.append(waiter)
+        await self._send(producer, tp, batch, waiters)
+
+    async def _send(
+        self, producer: AIOKafkaProducer, tp: TopicPartition, batch: Any, waiters: list[_Waiter]
+    ) -> None:
+        try:
+            delivered = await producer.send_batch(batch, tp.topic, partition=tp.partition)
+        except KafkaError as err:
+            error = PublishError(f"Kafka refused the batch for {tp.topic}[{tp.partition}]: {err}")
+            for waiter in waiters:
+                waiter.failed(error)
+            return
+        delivered.add_done_callback(partial(_settle, waiters))
+
+    async def ready(self) -> bool:
+        """Fresh cluster metadata within the timeout, listing both topics."""
+        producer = self._producer
+        if producer is None:
+            return False
+        try:
+            metadata = await asyncio.wait_for(
+                producer.client.fetch_all_metadata(), self._ready_timeout_s
+            )
+        except (KafkaError, TimeoutError, OSError):
+            return False
+        topics = (self._config.raw_topic, self._config.deadletter_topic)
+        return all(metadata.partitions_for_topic(t) for t in topics)
+
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Hand every queued record to aiokafka, let it deliver them, then close."""
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        pending = [task for task in self._drainers.values() if not task.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout_s)
+        await producer.stop()  # waits for what is in flight
+
+
+def _settle(waiters: list[_Waiter], delivered: asyncio.Future[Any]) -> None:
+    error = None if delivered.cancelled() else delivered.exception()
+    if delivered.cancelled() or error is not None:
+        failure = PublishError(f"Kafka did not acknowledge the batch: {error or 'cancelled'}")
+        for waiter in waiters:
+            waiter.failed(failure)
+        return
+    for waiter in waiters:
+        waiter.acknowledged()

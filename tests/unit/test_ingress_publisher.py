@@ -1,0 +1,32 @@
+"""Pieces of the Kafka publisher that need no broker: partitioning and configuration."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka.partitioner import DefaultPartitioner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingress.publisher import KafkaConfig, partition_of
+from wxcc_stream.settings import SettingsError, load_settings, with_overrides
+
+
+@given(keys=st.lists(st.binary(max_size=40), max_size=30), count=st.integers(1, 64))
+def test_partitioning_matches_kafkas_default_partitioner(keys: list[bytes], count: int) -> None:
+    partitions = list(range(count))
+    cache: dict[bytes, int] = {}
+    default = DefaultPartitioner()
+    for key in keys + keys:  # the second pass is answered from the cache
+        assert partition_of(key, partitions, cache) == default(key, partitions, partitions)
+
+
+def test_kafka_config_from_settings() -> None:
+    base = load_settings({})
+    config = KafkaConfig.from_settings(base)
+    assert (config.raw_topic, config.deadletter_topic) == ("wxcc.raw", "wxcc.deadletter")
+    assert config.compression == "gzip"
+    assert config.max_record_bytes > base.ingress.max_body_bytes
+    for field, value in (("compression", "snappy"), ("linger_ms", -1)):
+        bad = with_overrides(base, ingress=with_overrides(base.ingress, **{field: value}))
+        with pytest.raises(SettingsError):
+            KafkaConfig.from_settings(bad)
