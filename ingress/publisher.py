@@ -22,7 +22,7 @@ from wxcc_stream.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
-COMPRESSIONS = ("gzip", "none")
+COMPRESSIONS = ("lz4", "zstd", "snappy", "gzip", "none")
 # Room for the record's headers and batch overhead on top of the largest body.
 _RECORD_OVERHEAD = 64 * 1024
 _MAX_CACHED_KEYS = 100_000

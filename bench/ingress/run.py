@@ -6,7 +6,7 @@
 2. the bare handler (`bench/ingress/bare.py`) in its own process, driven by wrk for
    `--duration` seconds: events/s, p50, p99;
 3. the real ingress (`wxcc-stream ingress`: signature check, schema, Kafka acks=all,
-   idempotent, gzip) in its own process, driven the same way;
+   idempotent, lz4) in its own process, driven the same way;
 4. the ingress again, paced at half the bare rate (wrk's `delay()` hook spreads each
    connection's requests; wrk2 is not available), for its p99 at that load; and, for
    context, paced at half its own maximum.
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
     parser.add_argument("--paced-connections", type=int, default=100, help="for the paced run")
     parser.add_argument("--bodies", type=int, default=500, help="distinct bodies (500)")
-    parser.add_argument("--compression", default="gzip", help="ingress producer compression")
+    parser.add_argument("--compression", default="lz4", help="ingress producer compression")
     parser.add_argument("--linger-ms", type=int, default=0, help="ingress producer linger")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:

@@ -24,9 +24,9 @@ def test_kafka_config_from_settings() -> None:
     base = load_settings({})
     config = KafkaConfig.from_settings(base)
     assert (config.raw_topic, config.deadletter_topic) == ("wxcc.raw", "wxcc.deadletter")
-    assert config.compression == "gzip"
+    assert config.compression == "lz4"
     assert config.max_record_bytes > base.ingress.max_body_bytes
-    for field, value in (("compression", "snappy"), ("linger_ms", -1)):
+    for field, value in (("compression", "brotli"), ("linger_ms", -1)):
         bad = with_overrides(base, ingress=with_overrides(base.ingress, **{field: value}))
         with pytest.raises(SettingsError):
             KafkaConfig.from_settings(bad)

@@ -74,7 +74,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             supervisor.start(Service(
                 "simulator",
                 ("simulate", "--target", target, "--agents", str(args.agents),
-                 "--duration", args.sim_duration, "--rate", str(args.rate)),
+                 "--duration", args.sim_duration, "--rate", str(args.rate),
+                 "--shuffle-window", "5s", "--duplicates", "0.05", "--no-progress"),
                 one_shot=True,
             ))  # fmt: skip
             if args.until_simulated:
