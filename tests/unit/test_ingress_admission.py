@@ -369,7 +369,13 @@ def mutate(doc: Any, path: list[str], value: Any) -> Any:
     return out
 
 
-json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.just({})
+json_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.text(max_size=5)
+    | st.just({})
+)
 bodies = st.one_of(
     st.binary(max_size=64),
     st.sampled_from(sorted(EXAMPLES.values())),
