@@ -12,6 +12,8 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
+from aiokafka.structs import TopicPartition  # type: ignore[import-untyped]
 
 from ingress.app import build_app
 from ingress.main import shutdown_timeout_s
@@ -153,3 +155,23 @@ async def send_all(
 def ids_of(values: Sequence[bytes]) -> list[str]:
     """The CloudEvent ids of stored raw values."""
     return [orjson.loads(v)["id"] for v in values]
+
+
+async def topic_size(bootstrap: str, topic: str) -> int:
+    """How many records a topic holds (end minus beginning offsets, over its partitions):
+    exact for the ingress topics, whose idempotent producer writes no control records."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()  # subscribed: it fetches the topic's metadata
+    try:
+        for _ in range(50):
+            known = consumer.partitions_for_topic(topic)
+            if known:
+                break
+            await asyncio.sleep(0.2)
+        parts = [TopicPartition(topic, p) for p in sorted(known or ())]
+        assert parts, f"no metadata for topic {topic}"
+        ends = await consumer.end_offsets(parts)
+        starts = await consumer.beginning_offsets(parts)
+    finally:
+        await consumer.stop()
+    return sum(ends[tp] - starts[tp] for tp in parts)

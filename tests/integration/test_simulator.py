@@ -1,4 +1,5 @@
-"""The simulator sending a damaged scenario to a real ingress over loopback HTTP."""
+"""The simulator sending a damaged scenario over loopback HTTP to a real ingress that
+stores into the session's Kafka broker; what it sent is read back from the topics."""
 
 from __future__ import annotations
 
@@ -12,29 +13,45 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from ingress.memory import MemoryPublisher
-from tests.integration.test_ingress_support import Running, ingress_settings, start_ingress
+from tests.integration.test_ingress_support import (
+    Running,
+    ingress_settings,
+    start_ingress,
+    topic_size,
+)
+from tests.kafka_helpers import read_all
 from wxcc_stream.scenario import DamageConfig, ScenarioConfig, damage, generate
-from wxcc_stream.settings import load_settings
+from wxcc_stream.settings import Settings
 from wxcc_stream.simulator import Progress, SendConfig, SigningKeys, send_events
+
+pytestmark = pytest.mark.broker
 
 SUB = "sim-sub"
 SECRET = "sim-secret-0123456789abcdef0123456789"
-SETTINGS = ingress_settings(load_settings({}), secrets=f"{SUB}={SECRET}|older-secret")
+SECRETS = f"{SUB}={SECRET}|older-secret"
 
 
 @pytest.fixture
-async def ingress() -> AsyncIterator[tuple[Running, MemoryPublisher]]:
-    publisher = MemoryPublisher()
-    running = await start_ingress(SETTINGS, publisher=publisher)
-    yield running, publisher
+async def ingress(settings: Settings) -> AsyncIterator[tuple[Running, Settings]]:
+    """An ingress storing into this test's topics on the session broker."""
+    config = ingress_settings(settings, secrets=SECRETS)
+    running = await start_ingress(config)
+    yield running, config
     await running.stop()
 
 
+async def stored_values(settings: Settings, topic: str, expected: int) -> list[bytes]:
+    """The values on one of the test's topics, which must hold exactly `expected` records."""
+    bootstrap = settings.kafka.bootstrap
+    records = await read_all(bootstrap, topic, expected=expected) if expected else []
+    assert await topic_size(bootstrap, topic) == expected, topic
+    return [r.value for r in records]
+
+
 async def test_a_damaged_scenario_is_sent_signed_and_paced(
-    ingress: tuple[Running, MemoryPublisher],
+    ingress: tuple[Running, Settings],
 ) -> None:
-    running, publisher = ingress
+    running, config = ingress
     scenario = generate(
         ScenarioConfig(seed=7, agents=3, duration_ms=20 * 60_000, subscription_id=SUB)
     )
@@ -54,7 +71,8 @@ async def test_a_damaged_scenario_is_sent_signed_and_paced(
     assert (summary.sent, summary.accepted, summary.errors) == (len(events), len(events), 0)
     assert summary.by_status == {202: len(events)}
     assert summary.elapsed_s >= (len(events) - 1) / rate * 0.95  # paced, not a burst
-    stored = Counter(orjson.loads(r.value)["id"] for r in publisher.on(SETTINGS.topic.raw))
+    values = await stored_values(config, config.topic.raw, len(events))
+    stored = Counter(orjson.loads(v)["id"] for v in values)
     assert stored == Counter(e["id"] for e in events)  # duplicates included, drops absent
     assert not {e["id"] for e in delivery.dropped} & set(stored)
     assert f"{len(events)}/{len(events)}" in stream.getvalue()
@@ -62,9 +80,9 @@ async def test_a_damaged_scenario_is_sent_signed_and_paced(
 
 
 async def test_wrong_secret_is_reported_as_rejections(
-    ingress: tuple[Running, MemoryPublisher],
+    ingress: tuple[Running, Settings],
 ) -> None:
-    running, _ = ingress
+    running, config = ingress
     events = generate(ScenarioConfig(seed=1, agents=2, duration_ms=10 * 60_000)).events[:20]
     assert len(events) > 5
     summary = await send_events(
@@ -76,6 +94,9 @@ async def test_wrong_secret_is_reported_as_rejections(
     assert summary.by_status == {403: len(events)}
     assert sorted(summary.rejected_ids) == sorted(e["id"] for e in events)
     assert f"HTTP 403: {len(events)}" in summary.lines()[-1]
+    assert not await stored_values(config, config.topic.raw, 0)
+    dead = await stored_values(config, config.topic.deadletter, len(events))
+    assert sorted(orjson.loads(v)["id"] for v in dead) == sorted(e["id"] for e in events)
 
 
 async def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -95,20 +116,20 @@ async def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, s
 
 
 async def test_simulate_command_sends_to_the_ingress_and_summarises(
-    ingress: tuple[Running, MemoryPublisher],
+    ingress: tuple[Running, Settings],
 ) -> None:
-    running, publisher = ingress
+    running, config = ingress
     code, out, err = await run_cli(
         "simulate", "--target", running.url, "--agents", "2", "--duration", "10m",
         "--duplicates", "10%", "--shuffle-window", "3s", "--rate", "0",
-        env={"WXCC_INGRESS_SECRETS": SETTINGS.ingress.secrets},
+        env={"WXCC_INGRESS_SECRETS": config.ingress.secrets},
     )  # fmt: skip
     assert code == 0, err
     sent = int(out.split("delivery: ")[1].split()[0])
     assert f"accepted (2xx): {sent}" in out
     assert "rejected: 0" in out
     assert f"{sent}/{sent}" in err  # the progress bar
-    assert len(publisher.on(SETTINGS.topic.raw)) == sent
+    assert len(await stored_values(config, config.topic.raw, sent)) == sent
 
 
 async def test_simulate_without_target_describes_and_refuses_remote_targets() -> None:
