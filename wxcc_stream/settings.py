@@ -114,7 +114,7 @@ class WorkerSettings:
     session_timeout_ms: int = 10000
     producer_linger_ms: int = 5
     batch_max_events: int = 1000
-    batch_window_ms: int = 20
+    batch_window_ms: int = 50
     log_cache_entries: int = 50000
 
 

@@ -1,0 +1,7 @@
+"""`python -m bench.processor`."""
+
+import sys
+
+from bench.processor.run import main
+
+sys.exit(main())

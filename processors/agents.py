@@ -1,0 +1,318 @@
+"""The Faust agents: decode -> core -> publish/assign. No business decisions here.
+
+- `route`: raw topic -> per-agent and per-task streams (or the dead letters).
+- one agent per entity kind: a batch of records (events and ticks) -> `process_batch` ->
+  publish ordered events, projections, late and dead-letter records, wait until Kafka has
+  them, then write each touched table value once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from faust.streams import _current_event
+
+from processors.entity import Policy
+from processors.entity_batch import BatchResult, LogCache, Record, Role, process_batch
+from processors.liveness import PartitionHealth, StallDetector
+from processors.metrics import WorkerMetrics
+from processors.positions import Positions
+from processors.routing import bundle, header_map, route_raw
+from processors.topology import EntityTopology, Topology
+from schemas.event import EntityKind
+from wxcc_stream.settings import Settings
+
+__all__ = ["ShellContext", "register_agents"]
+
+log = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds: the processing time the core is given."""
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
+class ShellContext:
+    """What the agents, timers and web views of one app share."""
+
+    settings: Settings
+    metrics: WorkerMetrics
+    detector: StallDetector
+    policy: Policy
+    health: list[PartitionHealth] = field(default_factory=list)
+    stalled_logged: set[tuple[str, int]] = field(default_factory=set)
+    declared: bool = False
+    _declare_lock: asyncio.Lock | None = None
+    # per (stream, partition): [buffered events, seen-set entries, entities] touched here
+    totals: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    positions: dict[str, Positions] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls, settings: Settings, metrics: WorkerMetrics, detector: StallDetector
+    ) -> ShellContext:
+        """Context for one app, the core policy taken from the worker settings."""
+        w = settings.worker
+        policy = Policy(
+            grace_ms=w.grace_ms, flush_timeout_ms=w.flush_timeout_ms, horizon_ms=w.horizon_ms
+        )
+        return cls(settings=settings, metrics=metrics, detector=detector, policy=policy)
+
+    async def ensure_declared(self, topology: Topology) -> None:
+        """Create every topic (partitions, compaction) before anything is sent to it."""
+        if self.declared:
+            return
+        if self._declare_lock is None:
+            self._declare_lock = asyncio.Lock()
+        async with self._declare_lock:
+            if not self.declared:
+                for topic in topology.all_topics():
+                    await topic.maybe_declare()
+                self.declared = True
+
+    async def check_liveness(self, app: Any, topics: set[str]) -> None:
+        """Compare processed positions with end offsets; log and export stalled partitions."""
+        now = now_ms()
+        assigned = [tp for tp in app.consumer.assignment() if tp.topic in topics]
+        self.detector.assign(((tp.topic, tp.partition) for tp in assigned), now)
+        if not assigned:
+            self.health = []
+            return
+        committed = app.monitor.tp_committed_offsets or {}
+        for tp in assigned:
+            self.detector.committed((tp.topic, tp.partition), committed.get(tp), now)
+            if self.detector.position_of((tp.topic, tp.partition)) is None:
+                position = await app.consumer.position(tp)
+                self.detector.committed((tp.topic, tp.partition), position, now)
+        ends = await app.consumer.highwaters(*assigned)
+        self.detector.observe_end_offsets(
+            {(tp.topic, tp.partition): e for tp, e in ends.items()}, now
+        )
+        self.health = self.detector.health(now)
+        self._export_health()
+
+    def _export_health(self) -> None:
+        m = self.metrics
+        stalled = 0
+        for h in self.health:
+            labels = (h.topic, str(h.partition))
+            m.partition_lag.labels(*labels).set(h.lag)
+            m.partition_stalled.labels(*labels).set(1 if h.stalled else 0)
+            key = (h.topic, h.partition)
+            if h.stalled:
+                stalled += 1
+                if key not in self.stalled_logged:
+                    self.stalled_logged.add(key)
+                    log.error(
+                        "partition %s[%d] stalled: no progress for %d ms with %d records waiting "
+                        "(position %s, end %s)",
+                        h.topic, h.partition, h.still_for_ms, h.lag, h.position, h.end_offset,
+                    )  # fmt: skip
+            elif key in self.stalled_logged:
+                self.stalled_logged.discard(key)
+                log.warning("partition %s[%d] is moving again", h.topic, h.partition)
+        m.stalled_partitions.set(stalled)
+
+    def observe_batch(self, kind: EntityKind, result: BatchResult, acked_ms: int) -> None:
+        """Feed the metrics from one processed batch."""
+        m, s, label = self.metrics, result.stats, kind.value
+        for counter, value in (
+            (m.events_in, s.events_in),
+            (m.events_out, s.events_out),
+            (m.duplicates, s.duplicates),
+            (m.late, s.late),
+            (m.conflicts, s.conflicts),
+            (m.beyond_horizon, s.beyond_horizon),
+            (m.unknown_types, s.unknown_types),
+            (m.projections, s.projections),
+            (m.expired, s.compacted),
+        ):
+            if value:
+                counter.labels(label).inc(value)
+        if s.conflicts:
+            m.deadlettered.labels("conflict").inc(s.conflicts)
+        if s.deadlettered:
+            m.deadlettered.labels("bad_stream_record").inc(s.deadlettered)
+        if s.events_in:
+            m.batch_size.labels(label).observe(s.events_in)
+        for received in s.received_at:
+            m.latency.labels(label).observe(max(0, acked_ms - received) / 1000.0)
+        for partition in {*s.buffer_delta, *s.seen_delta, *s.entities_delta}:
+            total = self.totals.setdefault((label, partition), [0, 0, 0])
+            total[0] += s.buffer_delta.get(partition, 0)
+            total[1] += s.seen_delta.get(partition, 0)
+            total[2] += s.entities_delta.get(partition, 0)
+        sums = [0, 0, 0]
+        for (stream, _), total in self.totals.items():
+            if stream == label:
+                sums = [a + b for a, b in zip(sums, total, strict=True)]
+        m.buffer_depth.labels(label).set(sums[0])
+        m.seen_set_size.labels(label).set(sums[1])
+        m.entities.labels(label).set(sums[2])
+
+    def positions_for(self, agent: str) -> Positions:
+        """The offset guard of one agent."""
+        return self.positions.setdefault(agent, Positions())
+
+    def assigned(self, assigned: set[Any]) -> None:
+        """A new assignment: forget positions of partitions owned elsewhere now."""
+        tps = [(tp.topic, tp.partition) for tp in assigned]
+        for positions in self.positions.values():
+            positions.keep_only(tps)
+
+    def forget_partitions(self, revoked: set[Any]) -> None:
+        """Partitions moved away: their entities are no longer counted here."""
+        for tp in revoked:
+            for kind in EntityKind:
+                self.totals.pop((kind.value, tp.partition), None)
+
+
+@contextmanager
+def _acting_for(event: Any) -> Iterator[None]:
+    """Make `event` the current event, so table writes go to its partition.
+
+    `take_events` hands the agent a list of events but leaves no current event in the
+    agent's own task; Faust picks the changelog partition (and RocksDB its database) from
+    the current event. Every event of an entity comes from the entity's partition, so any
+    event of that partition in the batch is the right one.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def register_agents(app: Any, topology: Topology, context: ShellContext) -> None:
+    """Add the router and the two per-entity agents to `app`."""
+    w = context.settings.worker
+    batch_max, within = w.batch_max_events, w.batch_window_ms / 1000.0
+    # Records go straight to the transport producer: Faust's `Topic.send` adds a channel,
+    # codecs and a FutureMessage per record, which is most of the per-record cost here.
+    streams = {kind: entity.stream.get_topic_name() for kind, entity in topology.entities.items()}
+    deadletter = topology.deadletter.get_topic_name()
+    producer = app.producer
+
+    async def route(stream: Any) -> None:
+        await context.ensure_declared(topology)
+        positions = context.positions_for("route")
+        async for batch in stream.take_events(batch_max, within):
+            now = now_ms()
+            _watch_offsets(context, positions, batch)
+            # one per-entity record per entity and batch (design: Faust's cost is per record)
+            bundles: dict[tuple[EntityKind, bytes], list[bytes]] = {}
+            for event in batch:
+                message = event.message
+                context.detector.processed((message.topic, message.partition), message.offset, now)
+                source = {
+                    "topic": message.topic,
+                    "partition": message.partition,
+                    "offset": message.offset,
+                }
+                headers = header_map(message.headers)
+                routed = route_raw(
+                    event.value, headers, timestamp_ms=int(message.timestamp * 1000), source=source
+                )
+                if routed.deadletter is not None:
+                    await producer.send(deadletter, None, routed.deadletter, None, None, None)
+                    context.metrics.deadlettered.labels(routed.reason or "invalid").inc()
+                    continue
+                for kind, key, value in routed.streams:
+                    bundles.setdefault((kind, key), []).append(value)
+            for (kind, key), values in bundles.items():
+                await producer.send(streams[kind], key, bundle(values), None, None, None)
+                context.metrics.routed.labels(kind.value).inc(len(values))
+
+    app.agent(topology.raw, name="wxcc-route")(route)
+    for entity in topology.entities.values():
+        app.agent(entity.stream, name=f"wxcc-{entity.kind.value}")(
+            _entity_agent(app, topology, entity, context)
+        )
+
+
+def _watch_offsets(context: ShellContext, positions: Positions, batch: list[Any]) -> None:
+    """Count and log holes in a partition's offsets: records Faust skipped and acknowledged.
+
+    Faust skips records it fetched before a rebalance and acknowledges them; if a commit
+    then moves past them they are never delivered again. The inputs have contiguous
+    offsets, so a hole is visible here (see `processors.positions`).
+    """
+    holes = positions.observe(
+        [((e.message.topic, e.message.partition), e.message.offset) for e in batch]
+    )
+    for hole in holes:
+        topic, partition = hole.tp
+        context.metrics.offset_holes.labels(topic, str(partition)).inc(hole.next_seen - hole.first)
+        log.error(
+            "%s[%d]: offsets %d..%d were never delivered to the agent (skipped by the consumer "
+            "during a rebalance, then committed); those events are missing until a replay",
+            topic, partition, hole.first, hole.next_seen - 1,
+        )  # fmt: skip
+
+
+def _entity_agent(
+    app: Any, topology: Topology, entity: EntityTopology, context: ShellContext
+) -> Any:
+    w = context.settings.worker
+    batch_max, within = w.batch_max_events, w.batch_window_ms / 1000.0
+    table = entity.table
+    topic_name = entity.stream.get_topic_name()
+    cache = LogCache(w.log_cache_entries)
+    targets = {
+        Role.ORDERED: entity.ordered.get_topic_name(),
+        Role.PROJECTION: entity.projection.get_topic_name(),
+        Role.LATE: topology.late.get_topic_name(),
+        Role.DEADLETTER: topology.deadletter.get_topic_name(),
+    }
+    producer = app.producer
+
+    async def process(stream: Any) -> None:
+        await context.ensure_declared(topology)
+        positions = context.positions_for(entity.kind.value)
+        async for batch in stream.take_events(batch_max, within):
+            _watch_offsets(context, positions, batch)
+            events = batch
+            now = now_ms()
+            records = []
+            by_partition = {}
+            for event in events:
+                message = event.message
+                by_partition[message.partition] = event
+                context.detector.processed((message.topic, message.partition), message.offset, now)
+                records.append(Record(message.partition, message.offset, event.key, event.value))
+            result = process_batch(
+                entity.kind, records, table.get, now_ms=now, policy=context.policy, cache=cache
+            )
+            sent = [
+                await producer.send(
+                    targets[o.role], o.key, o.value, None, None, list(o.headers) or None
+                )
+                for o in result.outputs
+            ]
+            # Kafka has the outputs before the table changes: a crash in between repeats
+            # them on replay (same revisions) instead of losing them.
+            await asyncio.gather(*sent)
+            owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topic_name}
+            for partition, values in result.writes.items():
+                if owned and partition not in owned:
+                    # moved to another worker during this batch: the new owner redoes it
+                    # from its committed offset, so its table values are not ours to write
+                    continue
+                with _acting_for(by_partition[partition]):
+                    for key, value in values.items():
+                        if value is None:
+                            table.pop(key, None)
+                            cache.discard(key)
+                        else:
+                            table[key] = value
+            context.observe_batch(entity.kind, result, now_ms())
+
+    return process

@@ -1,0 +1,129 @@
+"""The one place the Faust app is built: `build_app(settings)` wires topics, agents and web."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from typing import Any
+
+import faust
+
+from processors.agents import ShellContext, register_agents
+from processors.liveness import StallDetector
+from processors.metrics import WorkerMetrics
+from processors.ticks import send_ticks
+from processors.topology import Topology, declare_topology
+from processors.web import register_web
+from wxcc_stream.settings import Settings
+
+__all__ = ["app_id", "build_app", "resolve_store"]
+
+log = logging.getLogger(__name__)
+
+# How often the liveness check asks the broker for end offsets.
+_LIVENESS_INTERVAL_S = 2.0
+
+
+def _rocksdb_available() -> bool:
+    return any(
+        importlib.util.find_spec(name) is not None for name in ("rocksdict", "faust_rocksdb")
+    )
+
+
+def resolve_store(requested: str) -> str:
+    """The table store to use: `auto` and `rocksdb://` pick RocksDB when its driver imports.
+
+    Without the driver the tables live in memory and are rebuilt from their changelog topics
+    at start, which is slower to recover but just as correct.
+    """
+    wanted = requested.strip() or "auto"
+    if wanted == "auto" or wanted.startswith("rocksdb"):
+        if _rocksdb_available():
+            return "rocksdb://"
+        if wanted != "auto":
+            log.warning(
+                "WXCC_WORKER_STORE=%s but no RocksDB driver (rocksdict) is installed: "
+                "using memory:// (tables rebuilt from their changelogs at start)",
+                wanted,
+            )
+        return "memory://"
+    return wanted
+
+
+def app_id(settings: Settings) -> str:
+    """Consumer group and changelog prefix: namespaced by the topic prefix like the topics."""
+    return f"{settings.topic.prefix}.{settings.worker.app_id}"
+
+
+def build_app(settings: Settings) -> faust.App:
+    """A Faust app with the processors' topics, tables, agents, timers and web views."""
+    w = settings.worker
+    app = faust.App(
+        app_id(settings),
+        broker=[f"kafka://{host.strip()}" for host in settings.kafka.bootstrap.split(",")],
+        broker_client_id=settings.kafka.client_id,
+        store=resolve_store(w.store),
+        datadir=w.data_dir,
+        autodiscover=False,
+        topic_partitions=settings.topic.partitions,
+        topic_replication_factor=w.replication_factor,
+        topic_allow_declare=True,
+        key_serializer="raw",
+        value_serializer="raw",
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        producer_linger=w.producer_linger_ms / 1000.0,
+        producer_acks=-1,
+        # bigger produce batches: fewer requests per record at a thousand records a second
+        producer_max_batch_size=256 * 1024,
+        # a killed worker must leave the group quickly so its partitions move on
+        broker_session_timeout=w.session_timeout_ms / 1000.0,
+        broker_heartbeat_interval=max(0.5, w.session_timeout_ms / 4000.0),
+        broker_commit_interval=1.0,
+        # Faust acknowledges the records it skips while rebalancing, and waiting for the
+        # streams to drain then commits them unread; see processors.positions
+        stream_wait_empty=False,
+        table_standby_replicas=0,
+        web_enabled=True,
+        web_bind=w.web_host,
+        web_host=w.web_host,
+        web_port=w.web_port,
+        worker_redirect_stdouts=False,
+    )
+    topology = declare_topology(app, settings)
+    context = ShellContext.create(
+        settings, WorkerMetrics.create(), StallDetector(w.stall_timeout_ms)
+    )
+    register_agents(app, topology, context)
+    _register_timers(app, topology, context)
+    register_web(app, context)
+    return app
+
+
+def _register_timers(app: Any, topology: Topology, context: ShellContext) -> None:
+    streams = [entity.stream for entity in topology.entities.values()]
+    sources = {t.get_topic_name() for t in (topology.raw, *streams)}
+
+    async def tick() -> None:
+        assignment = app.consumer.assignment()
+        await send_ticks(streams, assignment, _now_ms())
+
+    async def liveness() -> None:
+        await context.check_liveness(app, sources)
+
+    app.timer(context.settings.worker.tick_interval_ms / 1000.0, name="wxcc-ticks")(tick)
+    app.timer(_LIVENESS_INTERVAL_S, name="wxcc-liveness")(liveness)
+
+    async def revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+        context.forget_partitions(revoked)
+
+    async def assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
+        context.assigned(assigned)
+
+    app.on_partitions_revoked.connect(revoked)
+    app.on_partitions_assigned.connect(assigned)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,91 @@
+"""Topics and tables of the processors, declared on a given app (never at import time)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.event import EntityKind
+from wxcc_stream.settings import Settings
+
+__all__ = ["EntityTopology", "Topology", "declare_topology", "repartition_topic_name"]
+
+# Keys are entity ids as UTF-8 bytes, values bytes we encode ourselves (orjson), so the
+# shell decides every byte that reaches Kafka and a table value restores unchanged.
+_RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+_COMPACTED = {"cleanup.policy": "compact"}
+# The raw topic is the system of record replays start from: keep it (when we create it).
+_RAW_CONFIG = {"retention.ms": "-1"}
+
+
+def repartition_topic_name(settings: Settings, kind: EntityKind) -> str:
+    """The internal per-entity stream of a kind, keyed by the entity id."""
+    return settings.topic.name(f"{kind.value}-events.by-entity")
+
+
+@dataclass(frozen=True, slots=True)
+class EntityTopology:
+    """Everything one per-entity stream (agent or task) reads and writes."""
+
+    kind: EntityKind
+    stream: Any  # faust.TopicT: normalised events and tick records, keyed by entity id
+    table: Any  # faust.Table: entity id -> serialised EntityLog (plus the pending index)
+    ordered: Any  # faust.TopicT: released events in contract order
+    projection: Any  # faust.TopicT, compacted: entity id -> projection document
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """The processors' topics and tables on one app."""
+
+    raw: Any
+    late: Any
+    deadletter: Any
+    entities: Mapping[EntityKind, EntityTopology]
+
+    def all_topics(self) -> list[Any]:
+        """Every topic the worker reads or writes (for declaring them at start)."""
+        topics = [self.raw, self.late, self.deadletter]
+        for entity in self.entities.values():
+            topics += [entity.stream, entity.ordered, entity.projection]
+        return topics
+
+
+def declare_topology(app: Any, settings: Settings) -> Topology:
+    """Declare the topics and the two entity tables on `app` (a `faust.App`)."""
+    t = settings.topic
+    partitions = t.partitions
+    replicas = settings.worker.replication_factor
+
+    def topic(name: str, config: Mapping[str, str] | None = None, **extra: Any) -> Any:
+        return app.topic(
+            name, partitions=partitions, replicas=replicas, config=dict(config or {}), **_RAW,
+            **extra,
+        )  # fmt: skip
+
+    entities = {}
+    for kind, ordered, projection in (
+        (EntityKind.AGENT, t.agent_events_ordered, t.agent_state),
+        (EntityKind.TASK, t.task_events_ordered, t.task_lifecycle),
+    ):
+        entities[kind] = EntityTopology(
+            kind=kind,
+            stream=topic(repartition_topic_name(settings, kind), internal=True),
+            table=app.Table(
+                f"{kind.value}-entities",
+                partitions=partitions,
+                # key_type/value_type bytes make the changelog serializers raw too
+                key_type=bytes,
+                value_type=bytes,
+                help=f"per-{kind.value} log: seen-set, reorder buffer, history and state",
+            ),
+            ordered=topic(ordered),
+            projection=topic(projection, _COMPACTED),
+        )
+    return Topology(
+        raw=topic(t.raw, _RAW_CONFIG),
+        late=topic(t.late),
+        deadletter=topic(t.deadletter),
+        entities=entities,
+    )

@@ -1,0 +1,139 @@
+"""`wxcc-stream worker`: run the stream processors (Faust) until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from typing import Any
+
+from wxcc_stream.settings import Settings, SettingsError, with_overrides
+
+# flag -> WorkerSettings field (all integers)
+_WORKER_FLAGS = {
+    "grace_ms": "grace",
+    "flush_timeout_ms": "flush timeout",
+    "horizon_ms": "horizon",
+    "tick_interval_ms": "tick interval",
+    "web_port": "web port",
+}
+
+
+def register(subparsers: Any) -> None:
+    """Add the `worker` subcommand."""
+    parser = subparsers.add_parser(
+        "worker",
+        help="run the stream processors: dedupe, reorder and fold raw events into projections",
+        description=(
+            "Consume the raw topic, route every event to its per-agent and per-task stream, "
+            "drop duplicates, reorder each entity's events by createdTime (released once the "
+            "entity's watermark passes them by the grace, or after the flush timeout), fold "
+            "them into the agent-state and task-lifecycle projections and publish those to "
+            "their compacted topics (plus ordered event topics, a late topic and the dead "
+            "letters). Health, readiness and Prometheus metrics are served on the web port "
+            "(/healthz, /readyz, /metrics). Every flag has a WXCC_WORKER_* / WXCC_TOPIC_* "
+            "environment variable; the flag wins."
+        ),
+    )
+    parser.add_argument(
+        "--grace-ms", type=int, default=None,
+        help="hold an event until the entity's watermark passes it by this much "
+        "(event time; env WXCC_WORKER_GRACE_MS, default 3000)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--flush-timeout-ms", type=int, default=None,
+        help="release a quiet entity's held events after this much processing time "
+        "(env WXCC_WORKER_FLUSH_TIMEOUT_MS, default 2000)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--horizon-ms", type=int, default=None,
+        help="event-time history kept per entity for late corrections and dedupe; ended "
+        "tasks and logged-out agents quiet this long keep only their final projection "
+        "(env WXCC_WORKER_HORIZON_MS, default 21600000 = 6 h)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tick-interval-ms", type=int, default=None,
+        help="how often the flush ticks are sent (env WXCC_WORKER_TICK_INTERVAL_MS, default 500)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--partitions", type=int, default=None,
+        help="partitions of the topics the worker creates (env WXCC_TOPIC_PARTITIONS, "
+        "default 4); fixed once the topics exist",
+    )  # fmt: skip
+    parser.add_argument(
+        "--web-port", type=int, default=None,
+        help="port of /healthz, /readyz and /metrics on 127.0.0.1 "
+        "(env WXCC_WORKER_WEB_PORT, default 6066)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--data-dir", default=None,
+        help="local state directory (env WXCC_WORKER_DATA_DIR, default var/worker)",
+    )  # fmt: skip
+    parser.set_defaults(handler=run)
+
+
+def settings_from(args: argparse.Namespace, settings: Settings) -> Settings:
+    """Settings overridden by the flags that were given."""
+    changes: dict[str, Any] = {
+        name: getattr(args, name) for name in _WORKER_FLAGS if getattr(args, name) is not None
+    }
+    if args.data_dir is not None:
+        changes["data_dir"] = args.data_dir
+    for name, value in changes.items():
+        if isinstance(value, int) and value < 0:
+            raise SettingsError(f"--{name.replace('_', '-')}: must be 0 or more, got {value}")
+    topic = settings.topic
+    if args.partitions is not None:
+        if args.partitions <= 0:
+            raise SettingsError(f"--partitions: must be greater than 0, got {args.partitions}")
+        topic = with_overrides(topic, partitions=args.partitions)
+    return with_overrides(settings, worker=with_overrides(settings.worker, **changes), topic=topic)
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed: Faust's per-record cost is mostly event-loop work."""
+    try:
+        import uvloop
+    except ImportError:
+        loop = asyncio.new_event_loop()
+    else:
+        loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    return loop
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Build the app from settings and run a Faust worker until stopped."""
+    import faust
+
+    from processors.app import app_id, build_app
+    from processors.entity import PolicyError
+
+    settings = settings_from(args, settings)
+    loop = _event_loop()
+    try:
+        app = build_app(settings)
+    except PolicyError as exc:
+        raise SettingsError(f"worker policy: {exc}") from None
+    w = settings.worker
+    logging.getLogger(__name__).info(
+        "worker %s on %s: topics %s.* (%d partitions), grace %d ms, flush timeout %d ms, "
+        "horizon %d ms, web http://%s:%d",
+        app_id(settings), settings.kafka.bootstrap, settings.topic.prefix,
+        settings.topic.partitions, w.grace_ms, w.flush_timeout_ms, w.horizon_ms,
+        w.web_host, w.web_port,
+    )  # fmt: skip
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+
+    class Worker(faust.Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            # No terminal spinner: it sets the root logger to DEBUG so that it can spin on
+            # every record, and then each debug call of aiokafka and faust builds one.
+            self.spinner = None
+
+    worker = Worker(app, loglevel=level, quiet=True, redirect_stdouts=False, loop=loop)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
