@@ -98,7 +98,6 @@ async def test_damaged_day_gives_ground_truth_projections(
         worker.stop()
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(900)
 async def test_full_day_50_agents_2000_tasks(settings: Settings, tmp_path: Path) -> None:
     """The issue's full scenario: a day of 50 agents and 2,000 tasks."""
