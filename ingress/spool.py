@@ -238,7 +238,11 @@ class Spool:
                 await asyncio.wait_for(asyncio.shield(self._drainer), drain_timeout_s)
             except TimeoutError:
                 log.warning("spool: %d records left for the next start", self._depth)
-            self._drainer.cancel()
+            # Python 3.11's wait_for can swallow a cancel that lands as the inner call
+            # finishes (the failing publish in the drain loop), so cancel until it is done.
+            while not self._drainer.done():
+                self._drainer.cancel()
+                await asyncio.wait({self._drainer}, timeout=0.1)
             await asyncio.gather(self._drainer, return_exceptions=True)
         await self._inner.stop()
         if self._log is not None:
