@@ -21,6 +21,8 @@ from typing import Any
 import faust
 import orjson
 
+from wxcc_stream.commands.worker import tune_garbage_collector
+
 
 def build(bootstrap: str, topic: str, count: int) -> faust.App:
     """A pass-through app over `topic` that reports after `count` records."""
@@ -79,6 +81,7 @@ def main(argv: list[str]) -> int:
             self.spinner = None  # as in `wxcc-stream worker`: no DEBUG root logger
 
     worker = Worker(build(bootstrap, topic, count), loglevel="WARNING", quiet=True, loop=loop)
+    tune_garbage_collector()  # the same process tuning as the real worker, for a fair ratio
     with contextlib.suppress(SystemExit):
         worker.execute_from_commandline()
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -102,6 +103,16 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+def tune_garbage_collector() -> None:
+    """Fewer, cheaper collections for a process that allocates per event (bench uses it too)."""
+    # Each event allocates many short-lived tuples and dicts: with the default young-
+    # generation threshold (700) the collector took ~40% of the core's time in bench/.
+    # Start-up objects are frozen so full collections skip them.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Build the app from settings and run a Faust worker until stopped."""
     import faust
@@ -131,7 +142,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             # every record, and then each debug call of aiokafka and faust builds one.
             self.spinner = None
 
-    worker = Worker(app, loglevel=level, quiet=True, redirect_stdouts=False, loop=loop)
+    worker = Worker(app, loop=loop, loglevel=level, quiet=True, redirect_stdouts=False)
+    tune_garbage_collector()
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
