@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.contract_ranks import AGENT_RANK, TASK_RANK
 from wxcc_stream.scenario import HOUR_MS, MINUTE_MS, Scenario, ScenarioConfig, generate
 
 Event = Mapping[str, Any]
@@ -184,29 +185,6 @@ def check_capacity(scenario: Scenario) -> None:
             if state in ("wrapup-done", "not-responding"):
                 del held[task_id]
     assert all(not held for held in holding.values())
-
-
-AGENT_RANK = {"agent:login": 0, "agent:state_change": 1, "agent:logout": 2}
-TASK_RANK = {
-    name: rank
-    for rank, name in enumerate(
-        (
-            "task:new",
-            "task:parked",
-            "task:connect",
-            "task:connected",
-            "task:on-hold",
-            "task:hold-done",
-            "task:consulting",
-            "task:consult-done",
-            "task:conferencing",
-            "task:conference-done",
-            "agent:state_change",
-            "task:ended",
-            "capture:available",
-        )
-    )
-}
 
 
 def check_order(scenario: Scenario) -> None:

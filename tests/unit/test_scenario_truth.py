@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.contract_ranks import AGENT_RANK, TASK_RANK
 from wxcc_stream.scenario import (
     HOUR_MS,
     MINUTE_MS,
@@ -29,28 +30,6 @@ from wxcc_stream.scenario import (
 
 Event = Mapping[str, Any]
 
-AGENT_RANK = {"agent:login": 0, "agent:state_change": 1, "agent:channel_state_change": 1}
-AGENT_RANK["agent:logout"] = 2
-TASK_RANK = {
-    name: rank
-    for rank, name in enumerate(
-        (
-            "task:new",
-            "task:parked",
-            "task:connect",
-            "task:connected",
-            "task:on-hold",
-            "task:hold-done",
-            "task:consulting",
-            "task:consult-done",
-            "task:conferencing",
-            "task:conference-done",
-            "agent:state_change",
-            "task:ended",
-            "capture:available",
-        )
-    )
-}
 TASK_STATUS = {
     "task:new": "new",
     "task:parked": "parked",
