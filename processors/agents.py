@@ -1,9 +1,11 @@
 """The Faust agents: decode -> core -> publish/assign. No business decisions here.
 
-- `route`: raw topic -> per-agent and per-task streams (or the dead letters).
-- one agent per entity kind: a batch of records (events and ticks) -> `process_batch` ->
-  publish ordered events, projections, late and dead-letter records, wait until Kafka has
-  them, then write each touched table value once.
+- one agent reads the raw topic and the per-agent and per-task streams (all co-partitioned):
+  a raw record whose entity lives in the partition it was read from is processed there; the
+  others (a task leg's copy for its task, records keyed otherwise) hop through the entity's
+  stream. A batch -> `process_batch` per kind -> publish ordered events, projections, late
+  and dead-letter records and the hops, wait until Kafka has them, then write each touched
+  table value once.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from processors.entity_batch import BatchResult, LogCache, Record, Role, process
 from processors.liveness import PartitionHealth, StallDetector
 from processors.metrics import WorkerMetrics
 from processors.positions import Positions
-from processors.routing import bundle, header_map, route_raw
-from processors.topology import EntityTopology, Topology
+from processors.routing import bundle, header_map, shared_partition_count, target_raw
+from processors.topology import Topology
 from schemas.event import EntityKind
+from wxcc_stream.partitioning import KeyPartitioner
 from wxcc_stream.settings import Settings
 
 __all__ = ["ShellContext", "register_agents"]
@@ -54,17 +57,28 @@ class ShellContext:
     # per (stream, partition): [buffered events, seen-set entries, entities] touched here
     totals: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     positions: dict[str, Positions] = field(default_factory=dict)
+    partitioner: KeyPartitioner = field(default_factory=KeyPartitioner)
 
     @classmethod
     def create(
-        cls, settings: Settings, metrics: WorkerMetrics, detector: StallDetector
+        cls,
+        settings: Settings,
+        metrics: WorkerMetrics,
+        detector: StallDetector,
+        partitioner: KeyPartitioner | None = None,
     ) -> ShellContext:
         """Context for one app, the core policy taken from the worker settings."""
         w = settings.worker
         policy = Policy(
             grace_ms=w.grace_ms, flush_timeout_ms=w.flush_timeout_ms, horizon_ms=w.horizon_ms
         )
-        return cls(settings=settings, metrics=metrics, detector=detector, policy=policy)
+        return cls(
+            settings=settings,
+            metrics=metrics,
+            detector=detector,
+            policy=policy,
+            partitioner=partitioner or KeyPartitioner(),
+        )
 
     async def ensure_declared(self, topology: Topology) -> None:
         """Create every topic (partitions, compaction) before anything is sent to it."""
@@ -192,50 +206,10 @@ def _acting_for(event: Any) -> Iterator[None]:
 
 
 def register_agents(app: Any, topology: Topology, context: ShellContext) -> None:
-    """Add the router and the two per-entity agents to `app`."""
-    w = context.settings.worker
-    batch_max, within = w.batch_max_events, w.batch_window_ms / 1000.0
-    # Records go straight to the transport producer: Faust's `Topic.send` adds a channel,
-    # codecs and a FutureMessage per record, which is most of the per-record cost here.
-    streams = {kind: entity.stream.get_topic_name() for kind, entity in topology.entities.items()}
-    deadletter = topology.deadletter.get_topic_name()
-    producer = app.producer
-
-    async def route(stream: Any) -> None:
-        await context.ensure_declared(topology)
-        positions = context.positions_for("route")
-        async for batch in stream.take_events(batch_max, within):
-            now = now_ms()
-            _watch_offsets(context, positions, batch)
-            # one per-entity record per entity and batch (design: Faust's cost is per record)
-            bundles: dict[tuple[EntityKind, bytes], list[bytes]] = {}
-            for event in batch:
-                message = event.message
-                context.detector.processed((message.topic, message.partition), message.offset, now)
-                source = {
-                    "topic": message.topic,
-                    "partition": message.partition,
-                    "offset": message.offset,
-                }
-                headers = header_map(message.headers)
-                routed = route_raw(
-                    event.value, headers, timestamp_ms=int(message.timestamp * 1000), source=source
-                )
-                if routed.deadletter is not None:
-                    await producer.send(deadletter, None, routed.deadletter, None, None, None)
-                    context.metrics.deadlettered.labels(routed.reason or "invalid").inc()
-                    continue
-                for kind, key, value in routed.streams:
-                    bundles.setdefault((kind, key), []).append(value)
-            for (kind, key), values in bundles.items():
-                await producer.send(streams[kind], key, bundle(values), None, None, None)
-                context.metrics.routed.labels(kind.value).inc(len(values))
-
-    app.agent(topology.raw, name="wxcc-route")(route)
-    for entity in topology.entities.values():
-        app.agent(entity.stream, name=f"wxcc-{entity.kind.value}")(
-            _entity_agent(app, topology, entity, context)
-        )
+    """Add the one entity agent to `app`: it reads the raw topic and both per-entity
+    streams (co-partitioned), so a raw record already in its entity's partition is
+    processed where it is read, and only the others take the hop through a stream."""
+    app.agent(topology.entity_source, name="wxcc-entities")(_entity_agent(app, topology, context))
 
 
 def _watch_offsets(context: ShellContext, positions: Positions, batch: list[Any]) -> None:
@@ -258,61 +232,131 @@ def _watch_offsets(context: ShellContext, positions: Positions, batch: list[Any]
         )  # fmt: skip
 
 
-def _entity_agent(
-    app: Any, topology: Topology, entity: EntityTopology, context: ShellContext
-) -> Any:
+def _entity_agent(app: Any, topology: Topology, context: ShellContext) -> Any:
     w = context.settings.worker
     batch_max, within = w.batch_max_events, w.batch_window_ms / 1000.0
-    table = entity.table
-    topic_name = entity.stream.get_topic_name()
-    cache = LogCache(w.log_cache_entries)
+    raw_name = topology.raw.get_topic_name()
+    kinds = {entity.stream.get_topic_name(): kind for kind, entity in topology.entities.items()}
+    tables = {kind: entity.table for kind, entity in topology.entities.items()}
+    caches = {kind: LogCache(w.log_cache_entries) for kind in topology.entities}
     targets = {
-        Role.ORDERED: entity.ordered.get_topic_name(),
-        Role.PROJECTION: entity.projection.get_topic_name(),
-        Role.LATE: topology.late.get_topic_name(),
-        Role.DEADLETTER: topology.deadletter.get_topic_name(),
+        kind: {
+            Role.ORDERED: entity.ordered.get_topic_name(),
+            Role.PROJECTION: entity.projection.get_topic_name(),
+            Role.LATE: topology.late.get_topic_name(),
+            Role.DEADLETTER: topology.deadletter.get_topic_name(),
+        }
+        for kind, entity in topology.entities.items()
     }
+    streams = {kind: name for name, kind in kinds.items()}
+    deadletter = topology.deadletter.get_topic_name()
+    partitioner, policy = context.partitioner, context.policy
+    # Records go straight to the transport producer: Faust's `Topic.send` adds a channel,
+    # codecs and a FutureMessage per record, which is most of the per-record cost here.
     producer = app.producer
+    shared: list[int | None] = []  # the partition count raw and streams share, once known
+
+    def shared_count() -> int | None:
+        if not shared:
+            counts = [app.consumer.topic_partitions(name) for name in (raw_name, *kinds)]
+            if any(c is None for c in counts):
+                return None  # metadata not there yet: take the hop meanwhile
+            shared.append(shared_partition_count(counts))
+            if shared[0] is None:
+                log.warning(
+                    "the raw topic and the per-entity streams have different partition "
+                    "counts (%s): every raw record goes through its entity's stream",
+                    dict(zip((raw_name, *kinds), counts, strict=True)),
+                )
+        return shared[0]
 
     async def process(stream: Any) -> None:
         await context.ensure_declared(topology)
-        positions = context.positions_for(entity.kind.value)
+        positions = context.positions_for("entities")
         async for batch in stream.take_events(batch_max, within):
             _watch_offsets(context, positions, batch)
-            events = batch
             now = now_ms()
-            records = []
-            by_partition = {}
-            for event in events:
+            count = shared_count()
+            records: dict[EntityKind, list[Record]] = {kind: [] for kind in tables}
+            hops: dict[tuple[EntityKind, bytes], list[bytes]] = {}
+            letters: list[bytes] = []
+            by_partition: dict[int, Any] = {}
+            for event in batch:
                 message = event.message
-                by_partition[message.partition] = event
-                context.detector.processed((message.topic, message.partition), message.offset, now)
-                records.append(Record(message.partition, message.offset, event.key, event.value))
-            result = process_batch(
-                entity.kind, records, table.get, now_ms=now, policy=context.policy, cache=cache
-            )
-            sent = [
-                await producer.send(
-                    targets[o.role], o.key, o.value, None, None, list(o.headers) or None
-                )
-                for o in result.outputs
-            ]
-            # Kafka has the outputs before the table changes: a crash in between repeats
-            # them on replay (same revisions) instead of losing them.
-            await asyncio.gather(*sent)
-            owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topic_name}
-            for partition, values in result.writes.items():
-                if owned and partition not in owned:
-                    # moved to another worker during this batch: the new owner redoes it
-                    # from its committed offset, so its table values are not ours to write
+                tp = (message.topic, message.partition)
+                context.detector.processed(tp, message.offset, now)
+                kind = kinds.get(message.topic)
+                if kind is not None:  # a per-entity stream: events or a tick
+                    by_partition[message.partition] = event
+                    records[kind].append(
+                        Record(message.partition, message.offset, event.key, event.value)
+                    )
                     continue
-                with _acting_for(by_partition[partition]):
-                    for key, value in values.items():
-                        if value is None:
-                            table.pop(key, None)
-                            cache.discard(key)
-                        else:
-                            table[key] = value
-            context.observe_batch(entity.kind, result, now_ms())
+                routed = target_raw(
+                    event.value,
+                    header_map(message.headers),
+                    timestamp_ms=int(message.timestamp * 1000),
+                    source={"topic": tp[0], "partition": tp[1], "offset": message.offset},
+                )
+                if routed.event is None:
+                    assert routed.deadletter is not None
+                    letters.append(routed.deadletter)
+                    context.metrics.deadlettered.labels(routed.reason or "invalid").inc()
+                    continue
+                for kind, key in routed.streams:
+                    context.metrics.routed.labels(kind.value).inc()
+                    if count is not None and partitioner.partition_of(key, count) == tp[1]:
+                        by_partition[message.partition] = event
+                        records[kind].append(
+                            Record(tp[1], message.offset, key, b"", events=(routed.event,))
+                        )
+                    else:
+                        context.metrics.hops.labels(kind.value).inc()
+                        hops.setdefault((kind, key), []).append(routed.event.to_json())
+            results = {
+                kind: process_batch(
+                    kind, recs, tables[kind].get, now_ms=now, policy=policy, cache=caches[kind]
+                )
+                for kind, recs in records.items()
+                if recs
+            }
+            sent = [
+                await producer.send(streams[kind], key, bundle(values), None, None, None)
+                for (kind, key), values in hops.items()
+            ]
+            sent += [
+                await producer.send(deadletter, None, letter, None, None, None)
+                for letter in letters
+            ]
+            for kind, result in results.items():
+                sent += [
+                    await producer.send(
+                        targets[kind][o.role], o.key, o.value, None, None, list(o.headers) or None
+                    )
+                    for o in result.outputs
+                ]
+            # Kafka has the outputs (and the hops) before the tables change and before the
+            # offsets are committed: a crash in between repeats them on replay (same
+            # revisions) instead of losing them.
+            await asyncio.gather(*sent)
+            assignment = app.consumer.assignment()
+            for kind, result in results.items():
+                table, cache = tables[kind], caches[kind]
+                owned = {tp.partition for tp in assignment if tp.topic == streams[kind]}
+                for partition, values in result.writes.items():
+                    if owned and partition not in owned:
+                        # moved to another worker during this batch: the new owner redoes it
+                        # from its committed offset, so its table values are not ours to write
+                        continue
+                    with _acting_for(by_partition[partition]):
+                        for key, value in values.items():
+                            if value is None:
+                                table.pop(key, None)
+                                cache.discard(key)
+                            else:
+                                table[key] = value
+            done = now_ms()
+            for kind, result in results.items():
+                context.observe_batch(kind, result, done)
 
     return process

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
 import time
 from typing import Any
@@ -15,6 +15,7 @@ from processors.metrics import WorkerMetrics
 from processors.ticks import send_ticks
 from processors.topology import Topology, declare_topology
 from processors.web import register_web
+from wxcc_stream.partitioning import KeyPartitioner
 from wxcc_stream.settings import Settings
 
 __all__ = ["app_id", "build_app", "resolve_store"]
@@ -26,16 +27,27 @@ _LIVENESS_INTERVAL_S = 2.0
 
 
 def _rocksdb_available() -> bool:
-    return any(
-        importlib.util.find_spec(name) is not None for name in ("rocksdict", "faust_rocksdb")
-    )
+    """Whether a driver of Faust's RocksDB store imports: rocksdict, or python-rocksdb.
+
+    Imported rather than merely found, as `faust.stores.rocksdb` does: a wheel whose native
+    library does not load must fall back to memory here, not crash the worker's first store.
+    """
+    for name in ("rocksdict", "rocksdb"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+        return True
+    return False
 
 
 def resolve_store(requested: str) -> str:
     """The table store to use: `auto` and `rocksdb://` pick RocksDB when its driver imports.
 
-    Without the driver the tables live in memory and are rebuilt from their changelog topics
-    at start, which is slower to recover but just as correct.
+    RocksDB keeps each table partition under the worker's data dir, so a restarted worker
+    reads only the changelog past the offset it had persisted. Without the driver the tables
+    live in memory and are rebuilt from their changelog topics at start: slower to recover,
+    just as correct.
     """
     wanted = requested.strip() or "auto"
     if wanted == "auto" or wanted.startswith("rocksdb"):
@@ -59,6 +71,8 @@ def app_id(settings: Settings) -> str:
 def build_app(settings: Settings) -> faust.App:
     """A Faust app with the processors' topics, tables, agents, timers and web views."""
     w = settings.worker
+    # where a raw record's entity lives (Kafka's key partitioning, remembered per key)
+    partitioner = KeyPartitioner()
     app = faust.App(
         app_id(settings),
         broker=[f"kafka://{host.strip()}" for host in settings.kafka.bootstrap.split(",")],
@@ -93,7 +107,7 @@ def build_app(settings: Settings) -> faust.App:
     )
     topology = declare_topology(app, settings)
     context = ShellContext.create(
-        settings, WorkerMetrics.create(), StallDetector(w.stall_timeout_ms)
+        settings, WorkerMetrics.create(), StallDetector(w.stall_timeout_ms), partitioner
     )
     register_agents(app, topology, context)
     _register_timers(app, topology, context)

@@ -54,12 +54,14 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One record the agent took from the per-entity stream."""
+    """One record the agent took from a per-entity stream, or a raw record that already
+    sits in its entity's partition (then `events` holds it parsed, `value` is unused)."""
 
     partition: int
     offset: int
     key: bytes | None  # None: a tick
     value: bytes
+    events: tuple[Event, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +311,7 @@ def process_batch(
             ticked.add(record.partition)
             continue
         try:
-            events = unbundle(record.value)
+            events = list(record.events) if record.events is not None else unbundle(record.value)
         except (ValueError, KeyError, TypeError) as exc:
             outputs.append(_bad_record(kind, record, exc))
             stats.deadlettered += 1

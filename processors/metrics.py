@@ -24,6 +24,7 @@ class WorkerMetrics:
     events_in: Counter
     events_out: Counter
     routed: Counter
+    hops: Counter
     deadlettered: Counter
     duplicates: Counter
     late: Counter
@@ -61,6 +62,11 @@ class WorkerMetrics:
             events_in=counter("events_in", "events taken from a per-entity stream"),
             events_out=counter("events_out", "events published to an ordered topic"),
             routed=counter("raw_routed", "raw records routed to a per-entity stream"),
+            hops=counter(
+                "raw_hops",
+                "raw records sent through a per-entity stream (not already in their "
+                "entity's partition)",
+            ),
             deadlettered=counter(
                 "deadlettered", "records sent to the dead-letter topic", ("reason",)
             ),

@@ -12,7 +12,7 @@ import orjson
 from schemas.cloudevent import SchemaError, entity_keys, parse_event_bytes
 from schemas.event import EntityKind, Event
 
-__all__ = ["Routed", "bundle", "header_map", "route_raw", "unbundle"]
+__all__ = ["Routed", "Targets", "bundle", "header_map", "route_raw", "target_raw", "unbundle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,17 @@ class Routed:
     """Where one raw record goes: per-entity records, or one dead-letter record."""
 
     streams: tuple[tuple[EntityKind, bytes, bytes], ...] = ()  # (kind, key, normalised event)
+    deadletter: bytes | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """A raw record parsed: the event and the (kind, entity key) streams it feeds, or one
+    dead-letter record. `route_raw` is this with the event already encoded per stream."""
+
+    event: Event | None = None
+    streams: tuple[tuple[EntityKind, bytes], ...] = ()
     deadletter: bytes | None = None
     reason: str | None = None
 
@@ -73,14 +84,14 @@ def deadletter_doc(
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
-def route_raw(
+def target_raw(
     value: bytes | None,
     headers: Mapping[str, bytes],
     *,
     timestamp_ms: int,
     source: Mapping[str, Any],
-) -> Routed:
-    """Parse a raw CloudEvent and list the per-entity records it becomes.
+) -> Targets:
+    """Parse a raw CloudEvent and list the per-entity streams it feeds.
 
     A record that does not parse goes to the dead letters with the reason and field, never
     dropped. `timestamp_ms` (the record's Kafka timestamp) stands in for a missing
@@ -95,11 +106,41 @@ def route_raw(
         letter = deadletter_doc(
             reason, exc.reason, body=body, headers=headers, source=source, field=exc.field
         )
-        return Routed(deadletter=letter, reason=reason)
-    encoded = event.to_json()
-    return Routed(
-        streams=tuple((kind, entity_id.encode(), encoded) for kind, entity_id in entity_keys(event))
+        return Targets(deadletter=letter, reason=reason)
+    return Targets(
+        event=event,
+        streams=tuple((kind, entity_id.encode()) for kind, entity_id in entity_keys(event)),
     )
+
+
+def route_raw(
+    value: bytes | None,
+    headers: Mapping[str, bytes],
+    *,
+    timestamp_ms: int,
+    source: Mapping[str, Any],
+) -> Routed:
+    """`target_raw`, with the normalised event encoded for each per-entity stream."""
+    targets = target_raw(value, headers, timestamp_ms=timestamp_ms, source=source)
+    if targets.event is None:
+        return Routed(deadletter=targets.deadletter, reason=targets.reason)
+    encoded = targets.event.to_json()
+    return Routed(streams=tuple((kind, key, encoded) for kind, key in targets.streams))
+
+
+def shared_partition_count(counts: Iterable[int | None]) -> int | None:
+    """The partition count the raw topic and the per-entity streams share, or None.
+
+    A raw record may skip the hop through its entity's stream only if it already sits in
+    the partition that stream (and so the entity's table) would put it in: with one count
+    everywhere and the same key partitioning that is `murmur2(key) % count`. Any unknown or
+    different count, and every record takes the hop.
+    """
+    seen = set(counts)
+    if len(seen) != 1:
+        return None
+    (count,) = seen
+    return count if count else None
 
 
 def bundle(encoded: list[bytes]) -> bytes:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from schemas.event import EntityKind
+from wxcc_stream.kafka_topics import TopicSpec
 from wxcc_stream.settings import Settings
 
-__all__ = ["EntityTopology", "Topology", "declare_topology", "repartition_topic_name"]
+__all__ = [
+    "EntityTopology",
+    "Topology",
+    "declare_topology",
+    "repartition_topic_name",
+    "topic_specs",
+]
 
 # Keys are entity ids as UTF-8 bytes, values bytes we encode ourselves (orjson), so the
 # shell decides every byte that reaches Kafka and a table value restores unchanged.
@@ -43,6 +50,8 @@ class Topology:
     late: Any
     deadletter: Any
     entities: Mapping[EntityKind, EntityTopology]
+    # what the entity agent subscribes to: the raw topic and both per-entity streams
+    entity_source: Any
 
     def all_topics(self) -> list[Any]:
         """Every topic the worker reads or writes (for declaring them at start)."""
@@ -83,9 +92,32 @@ def declare_topology(app: Any, settings: Settings) -> Topology:
             ordered=topic(ordered),
             projection=topic(projection, _COMPACTED),
         )
+    raw = topic(t.raw, _RAW_CONFIG)
+    streams = [entity.stream.get_topic_name() for entity in entities.values()]
     return Topology(
-        raw=topic(t.raw, _RAW_CONFIG),
+        raw=raw,
         late=topic(t.late),
         deadletter=topic(t.deadletter),
         entities=entities,
+        # one subscription, so Faust assigns partition p of all three to the same worker
+        # (its assignor co-partitions co-subscribed topics of equal partition counts)
+        entity_source=app.topic(raw.get_topic_name(), *streams, **_RAW),
     )
+
+
+def topic_specs(settings: Settings, changelogs: Iterable[str]) -> list[TopicSpec]:
+    """Every topic the worker reads or writes, its tables' changelogs included, as the
+    worker creates them (the same configs `declare_topology` gives Faust)."""
+    t = settings.topic
+    replicas = settings.worker.replication_factor
+    names: dict[str, Mapping[str, str]] = {t.raw: _RAW_CONFIG, t.late: {}, t.deadletter: {}}
+    for kind, ordered, projection in (
+        (EntityKind.AGENT, t.agent_events_ordered, t.agent_state),
+        (EntityKind.TASK, t.task_events_ordered, t.task_lifecycle),
+    ):
+        names[repartition_topic_name(settings, kind)] = {}
+        names[ordered] = {}
+        names[projection] = _COMPACTED
+    for changelog in changelogs:
+        names[changelog] = _COMPACTED
+    return [TopicSpec(name, t.partitions, cfg, replicas) for name, cfg in names.items()]

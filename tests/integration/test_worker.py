@@ -20,6 +20,7 @@ from schemas.event import EntityKind
 from schemas.files import vendor_examples
 from tests.e2e.harness import ProjectionReader, WorkerProcess, entity_key, produce_raw, read_topic
 from tests.kafka_helpers import create_topics
+from wxcc_stream.partitioning import KeyPartitioner
 from wxcc_stream.settings import Settings
 
 pytestmark = pytest.mark.broker
@@ -115,6 +116,21 @@ async def test_vendor_examples_flow_into_projections_and_bad_records_into_dead_l
         assert next(x for x in letters if x["reason"] == "invalid_json")["body"] == garbage.decode()
 
         assert worker.metric("wxcc_worker_conflicts_total", stream="agent") == 1
+        # raw records already in their entity's partition are processed where they are
+        # read: only the task leg's copy for its task may take the hop (other partition)
+        routed = sum(
+            worker.metric("wxcc_worker_raw_routed_total", stream=k.value) for k in EntityKind
+        )
+        assert routed == len(examples) + 2  # + the conflicting login, + the leg's task copy
+        leg = next(
+            e for e in examples if e["type"] == "agent:state_change" and e["data"].get("taskId")
+        )
+        partitions = KeyPartitioner()
+        hop = partitions.partition_of(leg["data"]["taskId"].encode(), t.partitions) != (
+            partitions.partition_of(leg["data"]["agentId"].encode(), t.partitions)
+        )
+        assert worker.metric("wxcc_worker_raw_hops_total", stream="task") == int(hop)
+        assert worker.metric("wxcc_worker_raw_hops_total", stream="agent") == 0
         assert worker.metric("wxcc_worker_events_in_total", stream="task") >= 13
         status, _ = worker.get("/healthz")
         assert status == 200

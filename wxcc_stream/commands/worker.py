@@ -119,6 +119,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from processors.app import app_id, build_app
     from processors.entity import PolicyError
+    from processors.topology import topic_specs
+    from wxcc_stream.kafka_topics import TopicError, ensure_topics
 
     settings = settings_from(args, settings)
     loop = _event_loop()
@@ -126,6 +128,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         app = build_app(settings)
     except PolicyError as exc:
         raise SettingsError(f"worker policy: {exc}") from None
+    # Faust joins its group as soon as it starts: a changelog topic the broker does not list
+    # yet is left out of the assignment, and the first table write then crashes the agent
+    # (PartitionsMismatch) and loses records. So every topic exists and is served first.
+    changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
+    try:
+        loop.run_until_complete(
+            ensure_topics(
+                settings.kafka.bootstrap,
+                topic_specs(settings, changelogs),
+                client_id=f"{settings.kafka.client_id}-worker-admin",
+                timeout_s=60.0,
+            )
+        )
+    except TopicError as exc:
+        logging.getLogger(__name__).error("worker cannot start: %s", exc)
+        return 1
     w = settings.worker
     logging.getLogger(__name__).info(
         "worker %s on %s: topics %s.* (%d partitions), grace %d ms, flush timeout %d ms, "
