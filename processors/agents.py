@@ -26,6 +26,7 @@ from processors.entity_batch import BatchResult, LogCache, Record, Role, process
 from processors.liveness import PartitionHealth, StallDetector
 from processors.metrics import WorkerMetrics
 from processors.positions import Positions
+from processors.rebalance import take_in_order
 from processors.routing import bundle, header_map, shared_partition_count, target_raw
 from processors.topology import Topology
 from schemas.event import EntityKind
@@ -173,8 +174,17 @@ class ShellContext:
         m.entities.labels(label).set(sums[2])
 
     def positions_for(self, agent: str) -> Positions:
-        """The offset guard of one agent."""
-        return self.positions.setdefault(agent, Positions())
+        """The offsets one agent took and finished; called when the agent (re)starts.
+
+        A restarted agent (it crashed, or Faust restarted it) did not finish the batch it
+        had taken: those records must be taken again.
+        """
+        positions = self.positions.get(agent)
+        if positions is None:
+            positions = self.positions[agent] = Positions()
+        else:
+            positions.restart()
+        return positions
 
     def assigned(self, assigned: set[Any]) -> None:
         """A new assignment: forget positions of partitions owned elsewhere now."""
@@ -212,24 +222,34 @@ def register_agents(app: Any, topology: Topology, context: ShellContext) -> None
     app.agent(topology.entity_source, name="wxcc-entities")(_entity_agent(app, topology, context))
 
 
-def _watch_offsets(context: ShellContext, positions: Positions, batch: list[Any]) -> None:
-    """Count and log holes in a partition's offsets: records Faust skipped and acknowledged.
+async def _watch_offsets(
+    app: Any, context: ShellContext, positions: Positions, batch: list[Any]
+) -> list[Any]:
+    """The events of `batch` to process: each partition's records once, in offset order.
 
-    Faust skips records it fetched before a rebalance and acknowledges them; if a commit
-    then moves past them they are never delivered again. The inputs have contiguous
-    offsets, so a hole is visible here (see `processors.positions`).
+    Faust can drop records around a rebalance and still acknowledge them. The worker
+    commits only what its agent finished and, when a record is missing, rewinds the
+    consumer to it instead of going on (see `processors.rebalance`); a hole is counted and
+    logged once.
     """
-    holes = positions.observe(
-        [((e.message.topic, e.message.partition), e.message.offset) for e in batch]
-    )
+    ends = {(h.topic, h.partition): h.end_offset for h in context.health if h.end_offset}
+    events, holes = await take_in_order(app.consumer, positions, batch, now_ms=now_ms(), ends=ends)
     for hole in holes:
         topic, partition = hole.tp
-        context.metrics.offset_holes.labels(topic, str(partition)).inc(hole.next_seen - hole.first)
-        log.error(
-            "%s[%d]: offsets %d..%d were never delivered to the agent (skipped by the consumer "
-            "during a rebalance, then committed); those events are missing until a replay",
-            topic, partition, hole.first, hole.next_seen - 1,
-        )  # fmt: skip
+        if hole.presumed:
+            log.info(
+                "%s[%d]: stopped at %d with records up to %d waiting: rewound to %d",
+                topic, partition, hole.first, hole.next_seen - 1, hole.first,
+            )  # fmt: skip
+        elif not hole.repeated:
+            holes_total = context.metrics.offset_holes.labels(topic, str(partition))
+            holes_total.inc(hole.next_seen - hole.first)
+            log.warning(
+                "%s[%d]: offsets %d..%d did not reach the agent (dropped by the consumer "
+                "around a rebalance, or left by a restarted agent): rewound to %d",
+                topic, partition, hole.first, hole.next_seen - 1, hole.first,
+            )  # fmt: skip
+    return events
 
 
 def _entity_agent(app: Any, topology: Topology, context: ShellContext) -> Any:
@@ -274,14 +294,14 @@ def _entity_agent(app: Any, topology: Topology, context: ShellContext) -> Any:
         await context.ensure_declared(topology)
         positions = context.positions_for("entities")
         async for batch in stream.take_events(batch_max, within):
-            _watch_offsets(context, positions, batch)
+            events = await _watch_offsets(app, context, positions, batch)
             now = now_ms()
             count = shared_count()
             records: dict[EntityKind, list[Record]] = {kind: [] for kind in tables}
             hops: dict[tuple[EntityKind, bytes], list[bytes]] = {}
             letters: list[bytes] = []
             by_partition: dict[int, Any] = {}
-            for event in batch:
+            for event in events:
                 message = event.message
                 tp = (message.topic, message.partition)
                 context.detector.processed(tp, message.offset, now)

@@ -12,6 +12,8 @@ import faust
 from processors.agents import ShellContext, register_agents
 from processors.liveness import StallDetector
 from processors.metrics import WorkerMetrics
+from processors.positions import committable
+from processors.rebalance import install_commit_guard
 from processors.ticks import send_ticks
 from processors.topology import Topology, declare_topology
 from processors.web import register_web
@@ -95,8 +97,9 @@ def build_app(settings: Settings) -> faust.App:
         broker_session_timeout=w.session_timeout_ms / 1000.0,
         broker_heartbeat_interval=max(0.5, w.session_timeout_ms / 4000.0),
         broker_commit_interval=1.0,
-        # Faust acknowledges the records it skips while rebalancing, and waiting for the
-        # streams to drain then commits them unread; see processors.positions
+        # no waiting for the streams to drain on revocation: what is committed is decided
+        # by the commit guard (processors.rebalance), not by Faust's acks, and waiting
+        # would only make rebalances longer
         stream_wait_empty=False,
         table_standby_replicas=0,
         web_enabled=True,
@@ -129,10 +132,17 @@ def _register_timers(app: Any, topology: Topology, context: ShellContext) -> Non
     app.timer(context.settings.worker.tick_interval_ms / 1000.0, name="wxcc-ticks")(tick)
     app.timer(_LIVENESS_INTERVAL_S, name="wxcc-liveness")(liveness)
 
+    def guard_commits() -> None:
+        # Faust's own offsets can pass records no agent processed (processors.rebalance);
+        # installed at the first revocation signal, before any record is taken
+        install_commit_guard(app.consumer, lambda: committable(context.positions.values()))
+
     async def revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+        guard_commits()
         context.forget_partitions(revoked)
 
     async def assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
+        guard_commits()
         context.assigned(assigned)
 
     app.on_partitions_revoked.connect(revoked)

@@ -12,7 +12,6 @@ import pytest
 from processors.entity import Policy
 from processors.entity_batch import LogCache, Output, Record, Role, process_batch
 from processors.liveness import StallDetector
-from processors.positions import Hole, Positions
 from processors.routing import header_map, route_raw
 from processors.schedule import Schedule, bucket_key, index_key, is_internal_key
 from schemas.event import EntityKind
@@ -172,16 +171,6 @@ def test_schedule_files_expiry_in_buckets_and_works_them_off() -> None:
     writes = again.writes()
     assert writes[bucket_key(2, 1)] is None  # worked off: deleted
     assert orjson.loads(writes[index_key(2)] or b"") == {"buckets": [], "due": {"b": 700}}
-
-
-def test_positions_report_holes_but_not_redeliveries() -> None:
-    positions = Positions()
-    tp = ("t", 0)
-    assert positions.observe([(tp, 5), (tp, 6)]) == []
-    assert positions.observe([(tp, 3), (tp, 7)]) == []  # a redelivery, then the next one
-    assert positions.observe([(tp, 10)]) == [Hole(tp, 8, 10)]
-    positions.keep_only([])
-    assert positions.observe([(tp, 50)]) == []  # came back from another worker
 
 
 def test_stall_detector_needs_waiting_records_and_no_progress() -> None:

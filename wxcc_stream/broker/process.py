@@ -54,8 +54,15 @@ def _port_open(host: str, port: int) -> bool:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id in the format `kafka-storage random-uuid` prints."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id in the format `kafka-storage random-uuid` prints.
+
+    Not starting with "-": `kafka-storage format -t <id>` would read it as an option (about
+    one id in 64), as Kafka's own generator avoids too.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class LocalBroker:
