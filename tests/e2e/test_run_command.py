@@ -71,7 +71,13 @@ def test_run_simulate_brings_up_broker_ingress_worker_and_fills_projections(
         while time.monotonic() < deadline and proc.poll() is None:
             agents = asyncio.run(_projections(bootstrap, "wxcc.projection.agent-state"))
             tasks = asyncio.run(_projections(bootstrap, "wxcc.projection.task-lifecycle"))
-            if len(agents) == 4 and tasks and all(not d["loggedIn"] for d in agents.values()):
+            # both projections are published per batch: wait for both to be final
+            if (
+                len(agents) == 4
+                and tasks
+                and all(not d["loggedIn"] for d in agents.values())
+                and all(d["status"] == "ended" for d in tasks.values())
+            ):
                 break
             time.sleep(1.0)
         output = (tmp_path / "run.log").read_text(errors="replace")
