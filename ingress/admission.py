@@ -4,7 +4,8 @@ Three CloudEvents HTTP modes are understood: structured (`application/json` as W
 sends it, or `application/cloudevents+json`), binary (attributes in `ce-*` headers, the
 body is `data`) and batch (`application/cloudevents-batch+json`, a JSON array of
 structured events, all stored or none). The checks run in this order: media type, JSON,
-subscription allow-list, signature, schema, event type, v2 timestamp, org allow-list.
+subscription allow-list, signature, reserved attributes, schema, event type, v2 timestamp,
+org allow-list.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,7 +32,7 @@ from ingress.signature import (
 )
 from schemas.cloudevent import SchemaError, decode_json, parse_event
 from schemas.event import Event
-from schemas.models import TIMESTAMP_ATTRIBUTE, epoch_ms
+from schemas.models import RECONCILED_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, epoch_ms
 
 STRUCTURED_TYPE = "application/cloudevents+json"
 BATCH_TYPE = "application/cloudevents-batch+json"
@@ -38,6 +40,8 @@ JSON_TYPE = "application/json"
 # Event types outside these namespaces are not WxCC's; unknown types inside them (the
 # v2 API adds some) are stored, and the processors count what they do not fold.
 KNOWN_NAMESPACES = frozenset({"agent", "task", "capture", "task-message"})
+# Attributes only our own jobs may set: a webhook delivery carrying one is refused.
+RESERVED_ATTRIBUTES = (RECONCILED_ATTRIBUTE,)
 
 
 class Mode(StrEnum):
@@ -71,6 +75,12 @@ def media_type(content_type: str | None) -> str:
     """The bare, lower-case media type of a Content-Type value ('' when absent)."""
     if not content_type:
         return ""
+    return _media_type(content_type)
+
+
+@lru_cache(maxsize=64)
+def _media_type(content_type: str) -> str:
+    # a sender repeats the same few Content-Type values
     return content_type.partition(";")[0].strip().lower()
 
 
@@ -135,7 +145,7 @@ def _admit_binary(
 
 
 def _identity(raw: Any) -> tuple[str | None, str | None]:
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):  # JSON objects decode to dicts
         return None, None
     ce_id, ce_type = raw.get("id"), raw.get("type")
     return (
@@ -144,13 +154,27 @@ def _identity(raw: Any) -> tuple[str | None, str | None]:
     )
 
 
-def _source(raw: Any) -> str | SchemaError:
-    if not isinstance(raw, Mapping):
+def _subscription(raw: Any) -> str | SchemaError:
+    """The subscription id at the end of the event's `source`."""
+    if not isinstance(raw, dict):
         return SchemaError("body", "expected a JSON object")
     source = raw.get("source")
-    if not isinstance(source, str) or not subscription_of(source):
+    subscription = subscription_of(source) if isinstance(source, str) else ""
+    if not subscription:
         return SchemaError("source", "missing, empty or not a string")
-    return source
+    return subscription
+
+
+def _reserved(raw: Any) -> str | None:
+    """The first attribute only our own jobs may set, when the event carries one."""
+    for name in RESERVED_ATTRIBUTES:
+        if name in raw:
+            return name
+    return None
+
+
+def _reserved_detail(name: str) -> str:
+    return f"{name} is reserved for wxcc-stream's own corrective events, not for webhooks"
 
 
 def _authenticate(
@@ -190,29 +214,33 @@ def _check_event(
     require_equal: bool,
 ) -> tuple[Reason, str, str | None] | None:
     """Type namespace, v2 timestamp and org checks of one parsed event."""
-    namespace = event.type.partition(":")[0]
-    if ":" not in event.type or namespace not in KNOWN_NAMESPACES:
+    namespace, colon, _ = event.type.partition(":")
+    if not colon or namespace not in KNOWN_NAMESPACES:
         return Reason.UNKNOWN_TYPE, f"event type {event.type!r} is not a WxCC type", "type"
     if policy.verify_signatures:
-        check = check_timestamp(
-            headers.get(TIMESTAMP_HEADER),
-            _body_timestamp(event),
-            now_ms=now_ms,
-            tolerance_ms=policy.timestamp_tolerance_ms,
-            require_equal=require_equal,
-        )
-        if check is TimestampCheck.MISMATCH:
-            return (
-                Reason.TIMESTAMP_MISMATCH,
-                f"{TIMESTAMP_HEADER} must equal the event's {TIMESTAMP_ATTRIBUTE}",
-                TIMESTAMP_ATTRIBUTE,
+        header = headers.get(TIMESTAMP_HEADER)
+        body_timestamp = _body_timestamp(event)
+        # a v1 delivery has neither, and nothing to check
+        if header is not None or body_timestamp is not None:
+            check = check_timestamp(
+                header,
+                body_timestamp,
+                now_ms=now_ms,
+                tolerance_ms=policy.timestamp_tolerance_ms,
+                require_equal=require_equal,
             )
-        if check is TimestampCheck.OUT_OF_RANGE:
-            return (
-                Reason.TIMESTAMP_OUT_OF_RANGE,
-                f"timestamp is more than {policy.timestamp_tolerance_ms} ms from now",
-                TIMESTAMP_ATTRIBUTE,
-            )
+            if check is TimestampCheck.MISMATCH:
+                return (
+                    Reason.TIMESTAMP_MISMATCH,
+                    f"{TIMESTAMP_HEADER} must equal the event's {TIMESTAMP_ATTRIBUTE}",
+                    TIMESTAMP_ATTRIBUTE,
+                )
+            if check is TimestampCheck.OUT_OF_RANGE:
+                return (
+                    Reason.TIMESTAMP_OUT_OF_RANGE,
+                    f"timestamp is more than {policy.timestamp_tolerance_ms} ms from now",
+                    TIMESTAMP_ATTRIBUTE,
+                )
     if not policy.org_allowed(event.org_id):
         return Reason.UNKNOWN_ORG, f"org {event.org_id!r} is not in the allow-list", "comciscoorgid"
     return None
@@ -228,12 +256,17 @@ def _admit_one(
     mode: Mode,
 ) -> Decision:
     ce_id, ce_type = _identity(raw)
-    source = _source(raw)
-    if isinstance(source, SchemaError):
-        return Rejection(Reason.INVALID_EVENT, source.reason, source.field, ce_id, ce_type)
-    refused = _authenticate(body, headers, (subscription_of(source),), policy)
+    subscription = _subscription(raw)
+    if isinstance(subscription, SchemaError):
+        return Rejection(
+            Reason.INVALID_EVENT, subscription.reason, subscription.field, ce_id, ce_type
+        )
+    refused = _authenticate(body, headers, (subscription,), policy)
     if refused is not None:
         return Rejection(refused[0], refused[1], None, ce_id, ce_type)
+    reserved = _reserved(raw)
+    if reserved is not None:
+        return Rejection(Reason.INVALID_EVENT, _reserved_detail(reserved), reserved, ce_id, ce_type)
     try:
         event = parse_event(raw, received_at=now_ms)
     except SchemaError as err:
@@ -259,11 +292,11 @@ def _admit_batch(
     errors: list[ItemError] = []
     subscriptions: dict[str, None] = {}
     for index, item in enumerate(raw):
-        source = _source(item)
-        if isinstance(source, SchemaError):
-            errors.append(ItemError(index, source.field, source.reason))
+        subscription = _subscription(item)
+        if isinstance(subscription, SchemaError):
+            errors.append(ItemError(index, subscription.field, subscription.reason))
         else:
-            subscriptions[subscription_of(source)] = None
+            subscriptions[subscription] = None
     if errors:
         return _batch_rejection(Reason.INVALID_EVENT, errors)
     refused = _authenticate(body, headers, tuple(subscriptions), policy)
@@ -272,6 +305,11 @@ def _admit_batch(
     admitted: list[Admitted] = []
     first_reason: Reason | None = None
     for index, (item, value) in enumerate(zip(raw, values, strict=True)):
+        reserved = _reserved(item)
+        if reserved is not None:
+            errors.append(ItemError(index, reserved, _reserved_detail(reserved)))
+            first_reason = first_reason or Reason.INVALID_EVENT
+            continue
         try:
             event = parse_event(item, received_at=now_ms)
         except SchemaError as err:

@@ -19,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingress.admission import Accepted, Mode, admit
+from ingress.deadline import Deadlines
 from ingress.errors import IngressError
 from ingress.metrics import IngressMetrics, type_label
 from ingress.policy import AdmissionPolicy
@@ -57,10 +58,18 @@ class IngressState:
     spool: Spool | None = None
     draining: bool = False
     accepted_bodies: dict[int, bytes] = field(default_factory=dict)
+    # read per request: looked up once rather than through the settings each time
+    raw_topic: str = field(init=False)
+    max_body_bytes: int = field(init=False)
+    deadlines: Deadlines = field(init=False)
+    timeout_detail: str = field(init=False)
 
-    @property
-    def deadline_s(self) -> float:
-        return self.settings.ingress.publish_deadline_ms / 1000
+    def __post_init__(self) -> None:
+        ingress = self.settings.ingress
+        self.raw_topic = self.settings.topic.raw
+        self.max_body_bytes = ingress.max_body_bytes
+        self.deadlines = Deadlines(ingress.publish_deadline_ms / 1000)
+        self.timeout_detail = f"not stored within {ingress.publish_deadline_ms} ms"
 
     def accepted_body(self, count: int) -> bytes:
         body = self.accepted_bodies.get(count)
@@ -132,6 +141,7 @@ async def _store_lifecycle(app: web.Application) -> AsyncIterator[None]:
     yield
     # aiohttp calls this after the in-flight handlers finished (or the shutdown timeout)
     await state.store.stop()
+    state.deadlines.close()
     log.info("ingress stopped: every acknowledged event is in Kafka")
 
 
@@ -140,62 +150,97 @@ async def _start_draining(app: web.Application) -> None:
     log.info("shutting down: not accepting connections, finishing in-flight deliveries")
 
 
+_ACCEPTED_HEADERS = {"Content-Type": "application/json"}
+
+
 async def receive(request: web.Request) -> web.Response:
     """One webhook delivery: admit, store, then answer 202, or refuse with a problem."""
     state = request.app[STATE]
     received_at = state.clock.now_ms()
-    limit = state.settings.ingress.max_body_bytes
+    limit = state.max_body_bytes
     length = request.content_length
     if length is not None and length > limit:
         return await _too_large(request, state, received_at, f"Content-Length {length}")
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
+    body = _buffered_body(request)
+    if body is None:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return await _too_large(request, state, received_at, "the body")
+    elif len(body) > limit:  # a chunked body has no Content-Length to check first
         return await _too_large(request, state, received_at, "the body")
     decision = admit(body, request.headers, state.policy, now_ms=received_at)
     if not isinstance(decision, Accepted):
         return await _refuse(request, state, body, decision, received_at)
-    topic = state.settings.topic.raw
-    records = [
-        raw_record(topic, a.event, a.value, received_at=received_at) for a in decision.events
-    ]
-    label = "batch" if decision.mode is Mode.BATCH else type_label(decision.events[0].event.type)
+    topic = state.raw_topic
+    events = decision.events
+    if decision.mode is Mode.BATCH:
+        label = "batch"
+        records = [raw_record(topic, a.event, a.value, received_at=received_at) for a in events]
+    else:
+        admitted = events[0]
+        label = type_label(admitted.event.type)
+        records = [raw_record(topic, admitted.event, admitted.value, received_at=received_at)]
     started = time.perf_counter()
     failure = await _store(state, records)
     if failure is not None:
         log.warning(
             "could not store delivery, answering 503",
-            extra={"error": failure, "event_ids": [a.event.ce_id for a in decision.events]},
+            extra={"error": failure, "event_ids": [a.event.ce_id for a in events]},
         )
         return _unavailable(state, label, failure)
-    state.metrics.observe_publish(time.perf_counter() - started)
-    for admitted in decision.events:
-        state.metrics.count_event(type_label(admitted.event.type))
-    state.metrics.count_request(202, label)
+    metrics = state.metrics
+    metrics.observe_publish(time.perf_counter() - started)
+    if label == "batch":
+        for admitted in events:
+            metrics.count_event(type_label(admitted.event.type))
+    else:
+        metrics.count_event(label)
+    metrics.count_request(202, label)
     if log.isEnabledFor(logging.DEBUG):
-        for admitted in decision.events:
+        for admitted in events:
             log.debug(
                 "stored",
                 extra={"event_id": admitted.event.ce_id, "event_type": admitted.event.type},
             )
     return web.Response(
-        status=202, body=state.accepted_body(len(records)), content_type="application/json"
+        status=202, body=state.accepted_body(len(records)), headers=_ACCEPTED_HEADERS
     )
+
+
+def _buffered_body(request: web.Request) -> bytes | None:
+    """The whole body when it has already arrived (the common case for a webhook of a few
+    KB), taken without `request.read()`'s coroutine, copy and second read; else None."""
+    content = request.content
+    if content.is_eof() and content.exception() is None:
+        return content.read_nowait()
+    return None
 
 
 async def _store(state: IngressState, records: Sequence[OutRecord]) -> str | None:
     """Publish within the deadline; None on success, else what went wrong."""
+    task = asyncio.current_task()
+    assert task is not None  # a request handler always runs in a task
+    cancelling = task.cancelling()
+    deadline = state.deadlines.watch(task)
+    failure: str | None = None
     try:
-        async with asyncio.timeout(state.deadline_s):
-            await state.store.publish(records)
-    except TimeoutError:
-        return f"not stored within {state.settings.ingress.publish_deadline_ms} ms"
+        await state.store.publish(records)
+    except asyncio.CancelledError:
+        # ours only when the deadline fired and nothing else asked to cancel the task
+        if deadline.expired and task.uncancel() <= cancelling:
+            return state.timeout_detail
+        raise
     except IngressError as err:
-        return str(err) or type(err).__name__
+        failure = str(err) or type(err).__name__
     except Exception as err:  # any other store failure is still a 503, never a 500
         log.exception("unexpected error from the publisher")
-        return f"{type(err).__name__}: {err}"
-    return None
+        failure = f"{type(err).__name__}: {err}"
+    finally:
+        Deadlines.release(deadline)
+    if deadline.expired:  # the store ended otherwise just as the deadline fired: take
+        task.uncancel()  # its cancel back, as asyncio.timeout does
+    return failure
 
 
 def _unavailable(state: IngressState, label: str, detail: str) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -22,14 +23,28 @@ def shutdown_timeout_s(settings: Settings) -> float:
     return settings.ingress.publish_deadline_ms / 1000 * 2 + 1.0
 
 
+def tune_garbage_collector() -> None:
+    """Freeze what start-up allocated and collect the young generation far less often."""
+    # Each delivery in flight holds a few dozen tracked objects (coroutines, futures,
+    # headers): with the default threshold (700) a few dozen concurrent deliveries set
+    # off a young collection every few requests, each walking all of them (~1 ms of CPU
+    # per collection at 64 connections, ~5% of the ingress's time); nothing they hold
+    # is cyclic garbage that needs collecting sooner.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 async def serve(
     settings: Settings,
     *,
     stop: asyncio.Event | None = None,
     on_listening: Callable[[str], None] | None = None,
+    tune_gc: bool = False,
 ) -> None:
     """Serve until `stop` is set (or SIGINT/SIGTERM when none is given), then shut down:
-    stop accepting, let in-flight deliveries finish, flush the producer, close."""
+    stop accepting, let in-flight deliveries finish, flush the producer, close.
+    `tune_gc` (the ingress process, not a test) tunes the collector once listening."""
     app = build_app(settings)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout_s(settings))
     await runner.setup()
@@ -38,6 +53,8 @@ async def serve(
         await site.start()
         url = f"http://{settings.ingress.host}:{settings.ingress.port}{settings.ingress.path}"
         log.info("listening", extra={"url": url})
+        if tune_gc:
+            tune_garbage_collector()
         if on_listening is not None:
             on_listening(url)
         if stop is None:
@@ -66,7 +83,7 @@ def run_ingress(settings: Settings) -> int:
     log.info("event loop: %s", "uvloop" if factory else "asyncio")
     with asyncio.Runner(loop_factory=factory) as runner:
         try:
-            runner.run(serve(settings))
+            runner.run(serve(settings, tune_gc=True))
         except IngressError as err:
             log.error("ingress could not start: %s", err)
             return 1

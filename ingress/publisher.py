@@ -83,12 +83,16 @@ class KafkaConfig:
 def partition_of(key: bytes, partitions: Sequence[int], cache: dict[bytes, int]) -> int:
     """Kafka's default key partitioning (murmur2, as the Java client and aiokafka do), with
     each key's hash remembered: aiokafka's murmur2 is pure Python, and entity ids repeat."""
+    return partitions[_key_hash(key, cache) % len(partitions)]
+
+
+def _key_hash(key: bytes, cache: dict[bytes, int]) -> int:
     idx = cache.get(key)
     if idx is None:
         if len(cache) >= _MAX_CACHED_KEYS:
             cache.clear()
         idx = cache[key] = murmur2(key) & 0x7FFFFFFF
-    return partitions[idx % len(partitions)]
+    return idx
 
 
 class _Waiter:
@@ -113,6 +117,17 @@ class _Waiter:
 _Queued = list[tuple[OutRecord, _Waiter]]
 
 
+class _Lane:
+    """One topic-partition: the records waiting for it and the task handing them over."""
+
+    __slots__ = ("drainer", "queue", "tp")
+
+    def __init__(self, tp: TopicPartition) -> None:
+        self.tp = tp
+        self.queue: _Queued = []
+        self.drainer: asyncio.Task[None] | None = None
+
+
 class KafkaRawPublisher:
     """aiokafka producer: idempotent, acks=all, compressed.
 
@@ -133,8 +148,9 @@ class KafkaRawPublisher:
         self._ready_timeout_s = ready_timeout_s
         self._max_queued = max_queued_records
         self._producer: AIOKafkaProducer | None = None
-        self._queues: dict[TopicPartition, _Queued] = {}
-        self._drainers: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._lanes: dict[TopicPartition, _Lane] = {}
+        # each topic's lanes in partition order, until the next metadata update
+        self._topic_lanes: dict[str, list[_Lane]] = {}
         self._queued = 0
         self._hashes: dict[bytes, int] = {}
 
@@ -168,65 +184,85 @@ class KafkaRawPublisher:
         except KafkaError as err:
             await producer.stop()
             raise PublishError(f"cannot connect to Kafka at {cfg.bootstrap}: {err}") from err
+        producer.client.cluster.add_listener(self._metadata_updated)
         self._producer = producer
 
-    def _require(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            raise PublishError("publisher not started")
-        return self._producer
+    def _metadata_updated(self, cluster: Any) -> None:
+        self._topic_lanes.clear()  # the partitions may have changed
 
-    async def _partitions(self, producer: AIOKafkaProducer, topic: str) -> list[int]:
+    async def _lanes_of(self, producer: AIOKafkaProducer, topic: str) -> list[_Lane]:
         known = producer.client.cluster.partitions_for_topic(topic)
         if not known:
             try:
                 known = await producer.partitions_for(topic)
             except KafkaError as err:
                 raise PublishError(f"no metadata for topic {topic}: {err}") from err
-        return sorted(known)
+        lanes = []
+        for partition in sorted(known):
+            tp = TopicPartition(topic, partition)
+            lane = self._lanes.get(tp)
+            if lane is None:
+                lane = self._lanes[tp] = _Lane(tp)
+            lanes.append(lane)
+        self._topic_lanes[topic] = lanes
+        return lanes
 
     async def publish(self, records: Sequence[OutRecord]) -> None:
         """Queue the records on their partitions and wait until Kafka acknowledged all."""
-        producer = self._require()
-        if self._queued + len(records) > self._max_queued:
-            raise PublishError(f"{self._queued} records already wait for Kafka")
-        waiter = _Waiter(asyncio.get_running_loop().create_future(), len(records))
-        for record in records:
-            partitions = await self._partitions(producer, record.topic)
-            if record.key is None:
-                partition = partitions[random.randrange(len(partitions))]
-            else:
-                partition = partition_of(record.key, partitions, self._hashes)
-            tp = TopicPartition(record.topic, partition)
-            queue = self._queues.get(tp)
-            if queue is None:
-                queue = self._queues[tp] = []
-            queue.append((record, waiter))
-            self._queued += 1
-            drainer = self._drainers.get(tp)
-            if drainer is None or drainer.done():
-                self._drainers[tp] = asyncio.create_task(self._drain(producer, tp, queue))
-        if not records:
+        producer = self._producer
+        if producer is None:
+            raise PublishError("publisher not started")
+        count = len(records)
+        if not count:
             return
+        if self._queued + count > self._max_queued:
+            raise PublishError(f"{self._queued} records already wait for Kafka")
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), count)
+        # no await (no coroutine) per record while the topic's partitions are known
+        topic_lanes = self._topic_lanes
+        for record in records:
+            lanes = topic_lanes.get(record.topic)
+            if lanes is None:
+                lanes = await self._lanes_of(producer, record.topic)
+            if record.key is None:
+                lane = lanes[random.randrange(len(lanes))]
+            else:
+                lane = lanes[_key_hash(record.key, self._hashes) % len(lanes)]
+            lane.queue.append((record, waiter))
+            self._queued += 1
+            if lane.drainer is None:
+                lane.drainer = asyncio.create_task(self._drain(producer, lane))
         await waiter.future
 
-    async def _drain(self, producer: AIOKafkaProducer, tp: TopicPartition, queue: _Queued) -> None:
-        """Hand what waits for one partition to aiokafka, a batch at a time; records that
-        arrive meanwhile form the next batch."""
-        while queue:
-            items = queue[:]
-            del queue[:]
-            self._queued -= len(items)
-            try:
-                await self._send_all(producer, tp, items)
-            except Exception as err:  # never leave a request waiting on a dead drainer
-                log.exception("could not hand records to aiokafka")
-                failure = PublishError(f"{type(err).__name__}: {err}")
-                for _, waiter in items:
-                    waiter.failed(failure)
+    async def _drain(self, producer: AIOKafkaProducer, lane: _Lane) -> None:
+        """Hand what waits for one partition to aiokafka, a batch at a time, and wait for
+        Kafka's answer before the next: records that arrive meanwhile form one bigger batch
+        (Kafka's cost is per request far more than per record), without lingering when idle."""
+        try:
+            while lane.queue:
+                items, lane.queue = lane.queue, []
+                self._queued -= len(items)
+                try:
+                    delivered = await self._send_all(producer, lane.tp, items)
+                except Exception as err:  # never leave a request waiting on a dead drainer
+                    log.exception("could not hand records to aiokafka")
+                    failure = PublishError(f"{type(err).__name__}: {err}")
+                    for _, waiter in items:
+                        waiter.failed(failure)
+                    continue
+                for settled in delivered:
+                    await settled  # never raises: _settle told the waiters how it went
+        finally:
+            # no await since the queue was last seen empty: a record queued from now on
+            # starts a new drainer
+            lane.drainer = None
 
     async def _send_all(
         self, producer: AIOKafkaProducer, tp: TopicPartition, items: _Queued
-    ) -> None:
+    ) -> list[asyncio.Future[None]]:
+        """Append the records to as few batches as fit; a future per batch, done once its
+        waiters know whether Kafka acknowledged it."""
+        delivered: list[asyncio.Future[None]] = []
         batch = producer.create_batch()
         waiters: list[_Waiter] = []
         for record, waiter in items:
@@ -235,23 +271,26 @@ class KafkaRawPublisher:
                 batch.append(timestamp=None, key=record.key, value=record.value, headers=headers)
                 is None
             ):
-                await self._send(producer, tp, batch, waiters)
+                delivered += await self._send(producer, tp, batch, waiters)
                 batch, waiters = producer.create_batch(), []
                 batch.append(timestamp=None, key=record.key, value=record.value, headers=headers)
             waiters.append(waiter)
-        await self._send(producer, tp, batch, waiters)
+        delivered += await self._send(producer, tp, batch, waiters)
+        return delivered
 
     async def _send(
         self, producer: AIOKafkaProducer, tp: TopicPartition, batch: Any, waiters: list[_Waiter]
-    ) -> None:
+    ) -> list[asyncio.Future[None]]:
         try:
             delivered = await producer.send_batch(batch, tp.topic, partition=tp.partition)
         except KafkaError as err:
             error = PublishError(f"Kafka refused the batch for {tp.topic}[{tp.partition}]: {err}")
             for waiter in waiters:
                 waiter.failed(error)
-            return
-        delivered.add_done_callback(partial(_settle, waiters))
+            return []
+        settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        delivered.add_done_callback(partial(_settle, waiters, settled))
+        return [settled]
 
     async def ready(self) -> bool:
         """Fresh cluster metadata within the timeout, listing both topics."""
@@ -272,18 +311,23 @@ class KafkaRawPublisher:
         producer, self._producer = self._producer, None
         if producer is None:
             return
-        pending = [task for task in self._drainers.values() if not task.done()]
+        pending = [lane.drainer for lane in self._lanes.values() if lane.drainer is not None]
         if pending:
             await asyncio.wait(pending, timeout=timeout_s)
         await producer.stop()  # waits for what is in flight
 
 
-def _settle(waiters: list[_Waiter], delivered: asyncio.Future[Any]) -> None:
+def _settle(
+    waiters: list[_Waiter], settled: asyncio.Future[None], delivered: asyncio.Future[Any]
+) -> None:
+    """Tell a batch's waiters how it went, then mark it settled for its drainer."""
     error = None if delivered.cancelled() else delivered.exception()
     if delivered.cancelled() or error is not None:
         failure = PublishError(f"Kafka did not acknowledge the batch: {error or 'cancelled'}")
         for waiter in waiters:
             waiter.failed(failure)
-        return
-    for waiter in waiters:
-        waiter.acknowledged()
+    else:
+        for waiter in waiters:
+            waiter.acknowledged()
+    if not settled.done():
+        settled.set_result(None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ingress.problems import Rejection
 from ingress.signature import SIGNATURE_HEADER
@@ -50,7 +51,16 @@ def rfc3339_ms(epoch_ms: int) -> str | None:
     if not 0 <= epoch_ms <= _MAX_RFC3339_MS:
         return None
     seconds, millis = divmod(epoch_ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    return f"{_rfc3339_seconds(seconds)}.{millis:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _rfc3339_seconds(seconds: int) -> str:
+    # strftime is the costly part, and events of the same second share it
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+_CONTENT_TYPE_HEADER = ("content-type", VALUE_CONTENT_TYPE)
 
 
 def raw_record(topic: str, event: Event, value: bytes, *, received_at: int) -> OutRecord:
@@ -67,8 +77,8 @@ def raw_record(topic: str, event: Event, value: bytes, *, received_at: int) -> O
         ("ce_id", _bytes(event.ce_id)),
         ("ce_type", _bytes(event.type)),
         ("ce_source", _bytes(event.ce_source)),
-        ("content-type", VALUE_CONTENT_TYPE),
-        ("received_at", str(received_at).encode()),
+        _CONTENT_TYPE_HEADER,
+        ("received_at", b"%d" % received_at),
     ]
     if ce_time is not None:
         headers.append(("ce_time", _bytes(ce_time)))

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from enum import StrEnum
+from functools import lru_cache
 
 SIGNATURE_HEADER = "X-WebexCC-Signature"
 TIMESTAMP_HEADER = "X-WebExCC-Timestamp"
@@ -40,9 +41,9 @@ def verify(body: bytes, signature: str | None, secrets: Sequence[bytes]) -> Sign
     Every secret is tried even after a match so the time taken does not reveal which
     one matched. An optional `sha256=` prefix and upper-case hex are tolerated.
     """
-    if not signature or not signature.strip():
+    text = signature.strip() if signature else ""
+    if not text:
         return SignatureCheck.MISSING
-    text = signature.strip()
     if text[:7].lower() == "sha256=":
         text = text[7:]
     try:
@@ -51,9 +52,18 @@ def verify(body: bytes, signature: str | None, secrets: Sequence[bytes]) -> Sign
         given = b""
     matched = False
     for secret in secrets:
-        # one-shot C HMAC; raw digests compared in constant time
-        matched |= hmac.compare_digest(hmac.digest(secret, body, "sha256"), given)
+        mac = _keyed(secret).copy()
+        mac.update(body)
+        # raw digests compared in constant time
+        matched |= hmac.compare_digest(mac.digest(), given)
     return SignatureCheck.VALID if matched else SignatureCheck.MISMATCH
+
+
+@lru_cache(maxsize=64)
+def _keyed(secret: bytes) -> hmac.HMAC:
+    """An HMAC-SHA256 already keyed with `secret`: a copy of it skips the key setup (and
+    OpenSSL 3's per-call digest lookup), half the cost of a one-shot `hmac.digest`."""
+    return hmac.new(secret, digestmod=hashlib.sha256)
 
 
 def parse_header_timestamp(value: str | None) -> int | None:

@@ -13,7 +13,8 @@
 
 wrk reports achieved rates, so a paced run that cannot reach its target shows it. The
 server's CPU time per request (from /proc) is printed too: on a shared machine it is a
-steadier comparison than throughput.
+steadier comparison than throughput; so is the private broker's (it shares the cores),
+and the load average before and after, to tell a quiet run from a noisy one.
 
 wrk POSTs a rotation of signed, vendor-like `agent:state_change` bodies (~0.5 KB).
 Targets (issue 4): ingress >= 60% of the bare throughput; p99 < 25 ms at half that rate.
@@ -63,6 +64,7 @@ class WrkResult:
     non_2xx: int
     errors: int
     cpu_us_per_request: float = 0.0
+    broker_cpu_us_per_request: float | None = None
 
 
 def cpu_seconds(pid: int) -> float:
@@ -169,9 +171,12 @@ def run_wrk(
     connections: int,
     threads: int = 1,
     server_pid: int | None = None,
+    broker_pid: int | None = None,
 ) -> WrkResult:
-    """One wrk run; with `server_pid`, also the server's CPU microseconds per request."""
+    """One wrk run; with `server_pid` (`broker_pid`), also that process's CPU microseconds
+    per request."""
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
+    broker_before = cpu_seconds(broker_pid) if broker_pid else 0.0
     cmd = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency",
         "--timeout", "5s", "-s", str(script), url,
@@ -181,6 +186,9 @@ def run_wrk(
     if server_pid and result.requests:
         used = cpu_seconds(server_pid) - cpu_before
         result = replace(result, cpu_us_per_request=used / result.requests * 1e6)
+    if broker_pid and result.requests:
+        used = cpu_seconds(broker_pid) - broker_before
+        result = replace(result, broker_cpu_us_per_request=used / result.requests * 1e6)
     return result
 
 
@@ -213,18 +221,26 @@ def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subproce
 
 
 @contextmanager
-def broker(bootstrap: str | None, workdir: Path) -> Iterator[str]:
+def broker_and_pid(bootstrap: str | None, workdir: Path) -> Iterator[tuple[str, int | None]]:
+    """The bootstrap address, and the broker's pid when it is a private one started here."""
     if bootstrap:
-        yield bootstrap
+        yield bootstrap, None
         return
     cfg = BrokerConfig("127.0.0.1", free_port(), free_port(), workdir / "kafka", heap_mb=512)
     local = LocalBroker(cfg, ensure_jars())
     print(f"starting a private Kafka broker on {cfg.bootstrap} ...", file=sys.stderr, flush=True)
     local.start()
     try:
-        yield local.bootstrap
+        yield local.bootstrap, local.pid
     finally:
         local.stop()
+
+
+@contextmanager
+def broker(bootstrap: str | None, workdir: Path) -> Iterator[str]:
+    """The bootstrap address: `bootstrap`, else a private broker's."""
+    with broker_and_pid(bootstrap, workdir) as (address, _):
+        yield address
 
 
 async def _raw_count(bootstrap: str, topic: str) -> int:
@@ -248,22 +264,25 @@ async def _raw_count(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
-def report(results: dict[str, WrkResult]) -> None:
+def report(results: dict[str, WrkResult], load: tuple[float, float]) -> None:
     """The table, the ratio and the half-rate p99."""
     bare, ing = results["bare 202 handler"], results["ingress (Kafka acks=all)"]
     paced = next(r for k, r in results.items() if "paced" in k and not k.endswith("*"))
     head = f"{'run':<30} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
-    print(f"\n{head} {'server CPU us/req':>18}")
+    print(f"\n{head} {'server CPU us/req':>18} {'broker CPU us/req':>18}")
     for name, r in results.items():
-        print(
+        line = (
             f"{name:<30} {r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.non_2xx:>8} "
             f"{r.cpu_us_per_request:>18.0f}"
         )
+        broker_cpu = r.broker_cpu_us_per_request
+        print(line if broker_cpu is None else f"{line} {broker_cpu:>18.0f}")
     ratio = ing.rps / bare.rps if bare.rps else 0.0
     print(f"\ningress / bare throughput: {ratio:.0%} (target >= 60%)")
     print(f"ingress p99 at half the bare rate: {paced.p99_ms:.2f} ms (target < 25 ms)")
     cpu = ing.cpu_us_per_request / bare.cpu_us_per_request if bare.cpu_us_per_request else 0
     print(f"server CPU per request, ingress / bare: {cpu:.2f}x")
+    print(f"load average (1 min) before / after: {load[0]:.2f} / {load[1]:.2f}")
     print("* paced at half the ingress's own maximum, for context (not a target)")
 
 
@@ -290,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     flat.write_text(lua_script(items, None))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     results: dict[str, WrkResult] = {}
-    with broker(args.bootstrap, workdir) as bootstrap:
+    load_before = os.getloadavg()[0]
+    with broker_and_pid(args.bootstrap, workdir) as (bootstrap, broker_pid):
         port = free_port()
         with process([sys.executable, "-m", "bench.ingress.bare", "--port", str(port)], env,
                      workdir / "bare.log") as bare:  # fmt: skip
@@ -299,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             run_wrk(url, flat, duration_s=2, connections=args.connections)  # warm-up
             results["bare 202 handler"] = run_wrk(
                 url, flat, duration_s=args.duration, connections=args.connections,
-                server_pid=bare.pid,
+                server_pid=bare.pid, broker_pid=broker_pid,
             )  # fmt: skip
         prefix = f"bench{uuid.uuid4().hex[:8]}"
         ingress_env = {
@@ -319,14 +339,14 @@ def main(argv: list[str] | None = None) -> int:
             run_wrk(url, flat, duration_s=2, connections=args.connections)  # warm-up
             results["ingress (Kafka acks=all)"] = run_wrk(
                 url, flat, duration_s=args.duration, connections=args.connections,
-                server_pid=ingress.pid,
+                server_pid=ingress.pid, broker_pid=broker_pid,
             )  # fmt: skip
             half = results["bare 202 handler"].rps / 2
             paced = workdir / "paced.lua"
             paced.write_text(lua_script(items, args.paced_connections * 1000 / half))
             results[f"ingress paced at {half:.0f}/s"] = run_wrk(
                 url, paced, duration_s=args.duration, connections=args.paced_connections,
-                server_pid=ingress.pid,
+                server_pid=ingress.pid, broker_pid=broker_pid,
             )  # fmt: skip
             # for context: latency at half the ingress's own maximum (not saturated)
             own = results["ingress (Kafka acks=all)"].rps / 2
@@ -334,9 +354,9 @@ def main(argv: list[str] | None = None) -> int:
             light.write_text(lua_script(items, args.paced_connections * 1000 / own))
             results[f"ingress paced at {own:.0f}/s *"] = run_wrk(
                 url, light, duration_s=args.duration, connections=args.paced_connections,
-                server_pid=ingress.pid,
+                server_pid=ingress.pid, broker_pid=broker_pid,
             )  # fmt: skip
-        report(results)
+        report(results, (load_before, os.getloadavg()[0]))
         stored = asyncio.run(_raw_count(bootstrap, f"{prefix}.raw"))
     accepted = sum(r.requests - r.non_2xx for k, r in results.items() if k.startswith("ingress"))
     print(f"records in the raw topic: {stored} (2xx answers incl. warm-up: >= {accepted})")

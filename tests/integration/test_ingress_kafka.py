@@ -166,6 +166,7 @@ def refusal_cases(now_ms: int) -> list[tuple[str, bytes, dict[str, str], int, st
     unknown_fields = orjson.dumps(extra)
     rotated = orjson.dumps(_doc())
     truncated = ok[: len(ok) // 2]
+    reconciled = orjson.dumps(_doc(wxccstreamreconciled=True))
     return [
         ("accepted", ok, signed_headers(ok), 202, None),
         ("rotated-secret", rotated, signed_headers(rotated, ROTATED), 202, None),
@@ -198,6 +199,8 @@ def refusal_cases(now_ms: int) -> list[tuple[str, bytes, dict[str, str], int, st
         ("unknown-subscription", other_sub, signed_headers(other_sub), 403, "unknown_subscription"),
         ("truncated-json", truncated, signed_headers(truncated), 400, "invalid_json"),
         ("wrong-types", wrong_types, signed_headers(wrong_types), 400, "invalid_event"),
+        # only our reconciliation job marks corrective events, never a webhook sender
+        ("reconciled-marker", reconciled, signed_headers(reconciled), 400, "invalid_event"),
         ("garbage", b"\x00\xffgarbage", signed_headers(b"\x00\xffgarbage"), 400, "invalid_json"),
         (
             "not-json-media-type",
@@ -225,6 +228,8 @@ async def test_refusals_are_4xx_with_a_problem_and_dead_lettered_with_their_reas
                     assert r.content_type == "application/problem+json"
                     problem = orjson.loads(text)
                     assert (problem["status"], problem["reason"]) == (status, reason), name
+                    if name == "reconciled-marker":
+                        assert problem["field"] == "wxccstreamreconciled"
         # oversize: refused from Content-Length, and from a chunked body without one
         big = orjson.dumps(_doc(data={"agentId": "a", "pad": "x" * 5000}))
         async with http.post(running.url, data=big, headers=signed_headers(big)) as r:
@@ -249,6 +254,8 @@ async def test_refusals_are_4xx_with_a_problem_and_dead_lettered_with_their_reas
         assert h["dl_reason"] == reason.encode(), name  # type: ignore[union-attr]
         assert h["dl_status"] == str(status).encode(), name
         assert h["http_content-type"] == headers["Content-Type"].encode(), name
+        if name == "reconciled-marker":
+            assert h["dl_field"] == b"wxccstreamreconciled"
     for record in dead:
         h = headers_of(record)
         assert record.key is None
@@ -347,3 +354,43 @@ async def test_concurrent_publishes_keep_per_key_order_in_kafka(settings: Settin
         values = [int(r.value) for r in records if r.key == b"key-%d" % k]
         assert values == sorted(values)
         assert len(values) == 60
+
+
+async def test_partitions_added_to_the_topic_are_used_after_a_metadata_update(
+    settings: Settings,
+) -> None:
+    # The publisher keeps each topic's partitions between metadata updates: a change of the
+    # partition count must reach it, or keys would keep landing by the old count.
+    from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
+    from aiokafka.partitioner import murmur2
+
+    store = KafkaRawPublisher(KafkaConfig.from_settings(settings))
+    await store.start()
+    topic = settings.topic.raw
+    keys = [b"entity-%d" % i for i in range(40)]
+    before = settings.topic.partitions
+    try:
+        await store.publish([OutRecord(topic, keys[0], b"warm-up")])
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_partitions({topic: NewPartitions(before * 2)})
+        finally:
+            await admin.close()
+        producer = store._producer  # no public way to refresh the metadata right now
+        assert producer is not None
+        for _ in range(100):  # until the broker's metadata lists the new partitions
+            await producer.client.force_metadata_update()
+            if len(producer.client.cluster.partitions_for_topic(topic) or ()) == before * 2:
+                break
+            await asyncio.sleep(0.1)
+        await store.publish([OutRecord(topic, key, b"after") for key in keys])
+    finally:
+        await store.stop()
+    records = await read_all(settings.kafka.bootstrap, topic, expected=len(keys) + 1)
+    after = [r for r in records if r.value == b"after"]
+    assert len(after) == len(keys)
+    for record in after:
+        assert record.key is not None
+        assert record.partition == (murmur2(record.key) & 0x7FFFFFFF) % (before * 2)
+    assert any(r.partition >= before for r in after)

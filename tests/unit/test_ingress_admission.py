@@ -144,6 +144,34 @@ def test_refusals(
     assert problem["type"].endswith(reason.value)
 
 
+@pytest.mark.parametrize("flag", [True, False, None, "true"])
+def test_the_reconciliation_marker_is_refused_on_the_webhook_path(flag: object) -> None:
+    # Only our reconciliation job may mark an event as a correction, whatever the value
+    doc = event(id="r-1")
+    doc["wxccstreamreconciled"] = flag
+    body = body_of(doc)
+    decision = signed_admit(body)
+    assert isinstance(decision, Rejection), decision
+    assert (decision.status, decision.reason, decision.field) == (
+        400,
+        Reason.INVALID_EVENT,
+        "wxccstreamreconciled",
+    )
+    assert (decision.event_id, decision.event_type) == ("r-1", "agent:login")
+    problem = problem_document(decision)
+    assert problem["field"] == "wxccstreamreconciled"
+    assert "wxccstreamreconciled" in problem["detail"]
+
+
+def test_the_reconciliation_marker_is_checked_after_the_signature() -> None:
+    doc = event()
+    doc["wxccstreamreconciled"] = True
+    body = body_of(doc)
+    decision = admit(body, headers(body, "wrong"), POLICY, now_ms=NOW)
+    assert isinstance(decision, Rejection)
+    assert decision.reason is Reason.BAD_SIGNATURE
+
+
 @pytest.mark.parametrize("body", [b"", b"{", b'{"id": "x",', b"\xff\xfe", b"nul", b"[1,]"])
 def test_invalid_json_is_400_on_body(body: bytes) -> None:
     decision = signed_admit(body)
@@ -330,6 +358,24 @@ def test_a_batch_over_two_subscriptions_needs_a_signature_valid_for_both() -> No
     assert decision.reason is Reason.BAD_SIGNATURE
     shared = AdmissionPolicy(secrets=parse_secrets(f"{SUB}=k,AXXbFkWZ331_GLMMoS3N=k"))
     assert isinstance(admit(body, batch_headers(body, "k"), shared, now_ms=NOW), Accepted)
+
+
+def test_the_reconciliation_marker_is_refused_in_binary_and_batch_modes() -> None:
+    data = b'{"agentId": "a"}'
+    attrs = {"id": "b", "specversion": "1.0", "type": "agent:logout"}
+    h = binary_headers(
+        data, "s1", source=f"/com/cisco/wxcc/{SUB}", wxccstreamreconciled="true", **attrs
+    )
+    decision = admit(data, h, POLICY, now_ms=NOW)
+    assert isinstance(decision, Rejection), decision
+    assert (decision.reason, decision.field) == (Reason.INVALID_EVENT, "wxccstreamreconciled")
+    marked = event(id="m")
+    marked["wxccstreamreconciled"] = True
+    body = body_of([event(id="ok"), marked])
+    decision = admit(body, batch_headers(body, "s1"), POLICY, now_ms=NOW)
+    assert isinstance(decision, Rejection), decision
+    assert decision.reason is Reason.INVALID_EVENT
+    assert [(e.index, e.field) for e in decision.errors] == [(1, "wxccstreamreconciled")]
 
 
 # --- properties -----------------------------------------------------------------------------

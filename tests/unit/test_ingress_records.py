@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingress.logs import JsonFormatter, configure_logging
 from ingress.metrics import IngressMetrics, type_label
@@ -70,6 +73,16 @@ def test_ce_time_prefers_the_time_attribute() -> None:
 )
 def test_rfc3339_ms(ms: int, text: str | None) -> None:
     assert rfc3339_ms(ms) == text
+
+
+@given(st.integers(0, 253_402_300_799_999), st.integers(0, 999))
+def test_rfc3339_ms_agrees_with_datetime_within_a_cached_second(ms: int, other: int) -> None:
+    # the seconds part is cached: a second millisecond of the same second must not reuse
+    # more than the seconds
+    for value in (ms, ms - ms % 1000 + other):
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=value)
+        expected = moment.isoformat(timespec="milliseconds")
+        assert rfc3339_ms(value) == expected.replace("+00:00", "Z")
 
 
 def test_deadletter_keeps_body_reason_headers_but_never_credentials() -> None:

@@ -35,7 +35,8 @@ def register(subparsers: Any) -> None:
             "  WXCC_INGRESS_PUBLISH_DEADLINE_MS  Kafka deadline before 503 (default 2000)\n"
             "  WXCC_INGRESS_MAX_BODY_BYTES       413 above this (default 1048576)\n"
             "  WXCC_INGRESS_SPOOL_DIR            durable spool directory (default: none)\n"
-            "  WXCC_INGRESS_COMPRESSION          gzip or none (default gzip)\n"
+            "  WXCC_INGRESS_COMPRESSION          lz4, zstd, snappy, gzip or none (default lz4)\n"
+            "  WXCC_INGRESS_LINGER_MS            producer wait for a fuller batch (default 0)\n"
             "  WXCC_KAFKA_BOOTSTRAP, WXCC_TOPIC_PREFIX, WXCC_TOPIC_PARTITIONS"
         ),
     )
