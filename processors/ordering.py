@@ -28,6 +28,7 @@ TIEBREAK: Mapping[EntityKind, Mapping[str, int]] = {
         "task:conferencing": 8,
         "task:conference-done": 9,
         "agent:state_change": 10,  # an agent's leg on the task
+        "agent:channel_state_change": 10,
         "task:ended": 11,
         "capture:available": 12,
     },

@@ -1,7 +1,8 @@
 """Task-lifecycle projection: a task's phases, timings, agent legs and captures.
 
-Folded from `task:*`, `capture:available` and the `agent:state_change` events that carry the
-task's id; rules and document fields are those of docs/projections.md, "task-lifecycle".
+Folded from `task:*`, `capture:available` and the `agent:state_change` /
+`agent:channel_state_change` events that carry the task's id; rules and document fields are
+those of docs/projections.md, "task-lifecycle".
 """
 
 from __future__ import annotations
@@ -216,6 +217,7 @@ _HANDLERS: Mapping[str, Callable[[TaskLifecycle, Event], Changes]] = {
     "task:ended": _ended,
     "capture:available": _capture,
     "agent:state_change": _leg,
+    "agent:channel_state_change": _leg,  # the v2 spelling of the same change
 }
 
 

@@ -162,6 +162,14 @@ async def test_full_day_50_agents_2000_tasks_through_ingress(
 ) -> None:
     """The issue's full scenario: a day of 50 agents and 2,000 tasks, as signed webhooks."""
     scenario = generate(
-        ScenarioConfig(seed=5, agents=50, teams=10, queues=3, duration_ms=24 * HOUR_MS, tasks=2000)
+        ScenarioConfig(
+            seed=5,
+            agents=50,
+            teams=10,
+            queues=3,
+            duration_ms=24 * HOUR_MS,
+            tasks=2000,
+            channel_state_fraction=0.1,  # part of the feed uses the v2 agent event
+        )
     )
     await _through_ingress_and_worker(settings, tmp_path, scenario, timeout_s=600)

@@ -11,22 +11,21 @@ AGENT_RANK = {
     "agent:logout": 2,
 }
 TASK_RANK = {
-    name: rank
-    for rank, name in enumerate(
-        (
-            "task:new",
-            "task:parked",
-            "task:connect",
-            "task:connected",
-            "task:on-hold",
-            "task:hold-done",
-            "task:consulting",
-            "task:consult-done",
-            "task:conferencing",
-            "task:conference-done",
-            "agent:state_change",
-            "task:ended",
-            "capture:available",
-        )
-    )
+    "task:new": 0,
+    "task:parked": 1,
+    "task:connect": 2,
+    "task:connected": 3,
+    "task:on-hold": 4,
+    "task:hold-done": 5,
+    "task:consulting": 6,
+    "task:consult-done": 7,
+    "task:conferencing": 8,
+    "task:conference-done": 9,
+    "agent:state_change": 10,
+    "agent:channel_state_change": 10,
+    "task:ended": 11,
+    "capture:available": 12,
 }
+
+# The agent events that report a state and, with a taskId, a leg on that task.
+STATE_CHANGES = frozenset({"agent:state_change", "agent:channel_state_change"})

@@ -66,11 +66,12 @@ def leg_event(
     agent: str = AGENT,
     task: str = TASK,
     source: str = SOURCE,
+    type_: str = "agent:state_change",
     **data: Any,
 ) -> Event:
-    """An `agent:state_change` of `agent` on `task` (a task leg)."""
+    """An `agent:state_change` (or `type_`) of `agent` on `task` (a task leg)."""
     return agent_event(
-        "agent:state_change",
+        type_,
         t,
         ce_id,
         agent=agent,

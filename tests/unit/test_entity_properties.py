@@ -28,6 +28,7 @@ from projections import (
     task_document,
 )
 from schemas.event import EntityKind, Event
+from tests.unit.contract_ranks import AGENT_RANK, STATE_CHANGES, TASK_RANK
 
 ENTITY = {EntityKind.AGENT: "agent-p", EntityKind.TASK: "task-p"}
 SOURCES = ["/com/cisco/wxcc/sub-a", "/com/cisco/wxcc/sub-b", "/reconcile"]
@@ -47,30 +48,8 @@ AGENT_STATES = [
     "not-responding",
     "logged-out",
 ]
-# the contract's tiebreak table, written out again so the oracle does not share the code's
-RANKS = {
-    EntityKind.AGENT: {
-        "agent:login": 0,
-        "agent:state_change": 1,
-        "agent:channel_state_change": 1,
-        "agent:logout": 2,
-    },
-    EntityKind.TASK: {
-        "task:new": 0,
-        "task:parked": 1,
-        "task:connect": 2,
-        "task:connected": 3,
-        "task:on-hold": 4,
-        "task:hold-done": 5,
-        "task:consulting": 6,
-        "task:consult-done": 7,
-        "task:conferencing": 8,
-        "task:conference-done": 9,
-        "agent:state_change": 10,
-        "task:ended": 11,
-        "capture:available": 12,
-    },
-}
+# the contract's tiebreak table as the tests restate it, so the oracle does not share the code's
+RANKS = {EntityKind.AGENT: AGENT_RANK, EntityKind.TASK: TASK_RANK}
 AGENT_TYPES = [*RANKS[EntityKind.AGENT], "agent:future"]
 TASK_TYPES = [*RANKS[EntityKind.TASK], "task:future"]
 TIMES = st.integers(0, 40).map(lambda n: n * 50)  # coarse, so ties are common
@@ -93,7 +72,7 @@ def agent_data(draw: st.DrawFn, type_: str) -> dict[str, Any]:
 @st.composite
 def task_data(draw: st.DrawFn, type_: str) -> tuple[EntityKind, str, dict[str, Any]]:
     task = ENTITY[EntityKind.TASK]
-    if type_ == "agent:state_change":
+    if type_ in STATE_CHANGES:
         agent = draw(st.sampled_from(["ag-1", "ag-2"]))
         data = {"agentId": agent, "taskId": task}
         data["currentState"] = draw(st.sampled_from(AGENT_STATES))

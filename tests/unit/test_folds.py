@@ -592,6 +592,37 @@ def test_legs_time_in_state_and_wrap_up() -> None:
     assert doc["wrapUpMs"] == 40
 
 
+def test_channel_state_change_folds_as_a_leg_like_state_change() -> None:
+    """The v2 name of a leg event (mixed with v1 ones, as during a migration) is one leg."""
+    v2 = "agent:channel_state_change"
+    mixed = task_doc(
+        [
+            leg_event("ringing", 100, "a1", type_=v2),
+            leg_event("connected", 110, "a2"),
+            leg_event("wrapup", 300, "a3", type_=v2),
+            leg_event("wrapup-done", 340, "a4", type_=v2, wrapUpAuxCodeId="wc-7"),
+        ]
+    )
+    assert mixed["legs"] == {
+        AGENT: {
+            "state": "done",
+            "since": 340,
+            "timeInState": {"ringing": 10, "connected": 190, "wrapup": 40},
+            "wrapUpAuxCodeId": "wc-7",
+        }
+    }
+    assert (mixed["agentIds"], mixed["wrapUpMs"], mixed["status"]) == ([AGENT], 40, None)
+    v1_only = task_doc(
+        [
+            leg_event("ringing", 100, "a1"),
+            leg_event("connected", 110, "a2"),
+            leg_event("wrapup", 300, "a3"),
+            leg_event("wrapup-done", 340, "a4", wrapUpAuxCodeId="wc-7"),
+        ]
+    )
+    assert mixed == v1_only
+
+
 def test_a_done_leg_accumulates_nothing_until_it_changes() -> None:
     doc = task_doc(
         [

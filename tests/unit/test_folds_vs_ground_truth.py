@@ -40,7 +40,14 @@ POLICY = Policy(grace_ms=3_000, flush_timeout_ms=2_000, horizon_ms=6 * 60 * MINU
 
 def scenario(seed: int, agents: int, minutes: int) -> Scenario:
     return generate(
-        ScenarioConfig(seed=seed, agents=agents, teams=2, queues=2, duration_ms=minutes * MINUTE_MS)
+        ScenarioConfig(
+            seed=seed,
+            agents=agents,
+            teams=2,
+            queues=2,
+            duration_ms=minutes * MINUTE_MS,
+            channel_state_fraction=0.2,  # some legs in the v2 spelling
+        )
     )
 
 

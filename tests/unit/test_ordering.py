@@ -28,6 +28,7 @@ TASK_RANKS = [
     ("task:conferencing", 8),
     ("task:conference-done", 9),
     ("agent:state_change", 10),
+    ("agent:channel_state_change", 10),
     ("task:ended", 11),
     ("capture:available", 12),
     ("task:unheard-of", 50),

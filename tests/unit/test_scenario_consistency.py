@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.contract_ranks import AGENT_RANK, TASK_RANK
+from tests.unit.contract_ranks import AGENT_RANK, STATE_CHANGES, TASK_RANK
 from wxcc_stream.scenario import HOUR_MS, MINUTE_MS, Scenario, ScenarioConfig, generate
 
 Event = Mapping[str, Any]
@@ -63,6 +63,7 @@ CONFIGS = {
         break_probability=0.2,
         chat_capacity=3,
         max_concurrent_tasks=4,
+        channel_state_fraction=0.4,
     ),
     "overloaded": ScenarioConfig(seed=5, agents=2, duration_ms=HOUR_MS, tasks=80),
 }
@@ -114,7 +115,7 @@ def check_sessions(scenario: Scenario) -> None:
 def check_state_payloads(scenario: Scenario) -> None:
     """taskId only with task states; idle codes on idle; wrap-up codes on wrapup-done."""
     for event in scenario.events:
-        if event["type"] != "agent:state_change":
+        if event["type"] not in STATE_CHANGES:
             continue
         data = event["data"]
         state = data["currentState"].lower()
@@ -136,7 +137,7 @@ def check_legs(scenario: Scenario) -> None:
     legs: dict[tuple[str, str], list[str]] = defaultdict(list)
     for event in scenario.events:
         data = event["data"]
-        if event["type"] == "agent:state_change" and "taskId" in data:
+        if event["type"] in STATE_CHANGES and "taskId" in data:
             legs[(data["agentId"], data["taskId"])].append(data["currentState"])
     for key, states in legs.items():
         assert _LEG.match(" ".join(states) + " "), (key, states)
@@ -163,7 +164,7 @@ def check_capacity(scenario: Scenario) -> None:
     holding: dict[str, dict[str, str]] = defaultdict(dict)
     for event in scenario.events:
         data = event["data"]
-        if event["type"] != "agent:state_change" or "taskId" not in data:
+        if event["type"] not in STATE_CHANGES or "taskId" not in data:
             continue
         agent_id, task_id, state = data["agentId"], data["taskId"], data["currentState"]
         held = holding[agent_id]
@@ -277,7 +278,7 @@ def test_checks_catch_an_impossible_scenario() -> None:
     calls = [
         i
         for i, e in enumerate(events)
-        if e["type"] == "agent:state_change"
+        if e["type"] in STATE_CHANGES
         and e["data"]["currentState"] == "connected"
         and channels[e["data"]["taskId"]] == "telephony"
     ]

@@ -169,6 +169,28 @@ def test_presentation_choices_do_not_change_the_activity() -> None:
     assert not any("comciscotimestamp" in e or "comciscocorgid" in e for e in plain.events)
 
 
+def test_the_v2_state_change_name_changes_no_projection() -> None:
+    """`agent:channel_state_change` replaces a share of `agent:state_change` events, and the
+    truth (docs/projections.md folds both alike) is the same as for a v1-only feed."""
+    v1 = generate(SMALL)
+    mixed = generate(replace(SMALL, channel_state_fraction=0.5))
+    v2 = generate(replace(SMALL, channel_state_fraction=1.0))
+
+    def types(s: Scenario) -> Counter[str]:
+        return Counter(e["type"] for e in s.events)
+
+    changes = types(v1)["agent:state_change"]
+    assert changes > 100
+    assert types(v1)["agent:channel_state_change"] == 0
+    assert 0 < types(mixed)["agent:channel_state_change"] < changes
+    assert types(v2)["agent:state_change"] == 0
+    assert types(v2)["agent:channel_state_change"] == changes
+    for other in (mixed, v2):
+        assert [e["id"] for e in other.events] == [e["id"] for e in v1.events]
+        assert other.agent_truth == v1.agent_truth
+        assert other.task_truth == v1.task_truth
+
+
 # --- envelope and payloads ----------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.contract_ranks import AGENT_RANK, TASK_RANK
+from tests.unit.contract_ranks import AGENT_RANK, STATE_CHANGES, TASK_RANK
 from wxcc_stream.scenario import (
     HOUR_MS,
     MINUTE_MS,
@@ -246,7 +246,7 @@ def fold_task(task_id: str, events: Iterable[Event]) -> dict[str, Any]:
                         doc[key] = data[key]
         elif kind == "capture:available":
             captures.add(data["filePath"])
-        elif kind == "agent:state_change":
+        elif kind in STATE_CHANGES:
             current = str(data["currentState"]).lower()
             new = (
                 "connected"
@@ -293,7 +293,7 @@ def reference_projections(
         data = event["data"]
         if event["type"].startswith("agent:"):
             agents[data["agentId"]].append(event)
-            if event["type"] == "agent:state_change" and data.get("taskId"):
+            if event["type"] in STATE_CHANGES and data.get("taskId"):
                 tasks[data["taskId"]].append(event)
         else:
             tasks[data["taskId"]].append(event)
@@ -337,6 +337,7 @@ BUSY = ScenarioConfig(
     break_probability=0.2,
     relogin_probability=0.5,
     outbound_fraction=0.3,
+    channel_state_fraction=0.3,
 )
 # More tasks than the agents can take: queues build up, customers give up.
 OVERLOADED = ScenarioConfig(seed=11, agents=3, teams=2, queues=2, duration_ms=HOUR_MS, tasks=120)
@@ -383,6 +384,7 @@ small_configs = st.builds(
     break_probability=st.sampled_from([0.0, 0.3]),
     relogin_probability=st.sampled_from([0.0, 1.0]),
     outbound_fraction=st.sampled_from([0.0, 0.5, 1.0]),
+    channel_state_fraction=st.sampled_from([0.0, 0.5, 1.0]),
     chat_capacity=st.integers(1, 3),
     max_concurrent_tasks=st.integers(1, 4),
 )

@@ -78,7 +78,9 @@ NOW = 1_800_000_000_000
 
 
 def test_every_generated_event_prepared_by_the_simulator_is_admitted_by_the_ingress() -> None:
-    scenario = generate(ScenarioConfig(seed=3, agents=3, duration_ms=30 * 60_000))
+    scenario = generate(
+        ScenarioConfig(seed=3, agents=3, duration_ms=30 * 60_000, channel_state_fraction=0.3)
+    )
     sub = scenario.config.subscription_id
     keys = SigningKeys(by_subscription={sub: SECRET})
     policy = AdmissionPolicy(secrets=parse_secrets(f"{sub}={SECRET.decode()}"))

@@ -60,6 +60,13 @@ def register(subparsers: Any) -> None:
     g.add_argument("--duration", default="1h", help="simulated time, e.g. 30m, 8h (default 1h)")
     g.add_argument("--tasks", type=int, default=None, help="exact number of tasks")
     g.add_argument(
+        "--channel-state-changes",
+        default="0",
+        metavar="FRACTION",
+        help="fraction of agent state changes sent as the v2 agent:channel_state_change "
+        "(default 0: all agent:state_change)",
+    )
+    g.add_argument(
         "--subscription",
         help="subscription id in `source` (default: the first of WXCC_INGRESS_SECRETS, "
         f"else {DEFAULT_SUBSCRIPTION_ID})",
@@ -108,6 +115,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             queues=args.queues,
             duration_ms=parse_duration_ms(args.duration),
             tasks=args.tasks,
+            channel_state_fraction=parse_fraction(
+                args.channel_state_changes, "--channel-state-changes"
+            ),
             subscription_id=args.subscription or first_sub or DEFAULT_SUBSCRIPTION_ID,
         )
         harm = DamageConfig(

@@ -110,6 +110,8 @@ class ScenarioConfig:
     break_probability: float = 0.08  # after a task, the agent goes idle for a while
     relogin_probability: float = 0.15  # the agent logs out and in again mid-shift
     v2_fraction: float = 0.3  # events carrying comciscotimestamp
+    # agent state changes sent as the v2 `agent:channel_state_change` (0: a v1-only feed)
+    channel_state_fraction: float = 0.0
     alt_org_attribute_fraction: float = 0.5  # events spelling it `comciscocorgid`
     capitalised_state_fraction: float = 0.3  # "Idle"/"Available" instead of lower case
     chat_capacity: int = 2

@@ -18,6 +18,7 @@ from wxcc_stream.scenario.config import ScenarioConfig
 from wxcc_stream.scenario.directory import AgentProfile, Code, new_uuid
 from wxcc_stream.scenario.truth import LOGGED_OUT, AgentLedger, TaskLedger
 from wxcc_stream.scenario.vocabulary import (
+    AGENT_CHANNEL_STATE_CHANGE,
     AGENT_LOGIN,
     AGENT_LOGOUT,
     AGENT_MEANING,
@@ -161,7 +162,8 @@ class Recorder:
             fields["idleCodeId"] = None
         if state == WRAPUP_DONE:
             fields["wrapUpAuxCodeId"] = None if wrapup_code is None else wrapup_code.id
-        event = self._emit(AGENT_STATE_CHANGE, _in_vendor_order(AGENT_STATE_CHANGE, fields), t)
+        event_type = self._state_change_type()
+        event = self._emit(event_type, _in_vendor_order(event_type, fields), t)
 
         ledger = self._agent(agent.id)
         ledger.counted((t, rank, event["id"]))
@@ -278,6 +280,13 @@ class Recorder:
         t = _after(self._task_order.get(task_id), t, rank)
         self._task_order[task_id] = (t, rank)
         return t
+
+    def _state_change_type(self) -> str:
+        fraction = self.config.channel_state_fraction
+        # no draw at 0, so v1-only scenarios stay the same as before the option existed
+        if fraction and self._style.random() < fraction:
+            return AGENT_CHANNEL_STATE_CHANGE
+        return AGENT_STATE_CHANGE
 
     def _spell(self, state: str) -> str:
         if (

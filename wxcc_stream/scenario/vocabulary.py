@@ -7,6 +7,8 @@ from typing import Final
 AGENT_LOGIN: Final = "agent:login"
 AGENT_LOGOUT: Final = "agent:logout"
 AGENT_STATE_CHANGE: Final = "agent:state_change"
+# The v2 API's name for the same change (wxcc-api.md); folded exactly like it.
+AGENT_CHANNEL_STATE_CHANGE: Final = "agent:channel_state_change"
 CAPTURE_AVAILABLE: Final = "capture:available"
 TASK_NEW: Final = "task:new"
 TASK_PARKED: Final = "task:parked"
@@ -61,11 +63,18 @@ VENDOR_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     TASK_ENDED: (*_TASK_COMMON, "terminatingParty", "reason", "queueId", "createdTime"),
 }
 
+VENDOR_FIELDS[AGENT_CHANNEL_STATE_CHANGE] = VENDOR_FIELDS[AGENT_STATE_CHANGE]
+
 EVENT_TYPES: Final = tuple(VENDOR_FIELDS)
 TASK_TYPES: Final = tuple(t for t in EVENT_TYPES if t.startswith("task:"))
 
 # Tiebreak ranks of docs/projections.md (lower first at equal createdTime).
-AGENT_RANK: Final[dict[str, int]] = {AGENT_LOGIN: 0, AGENT_STATE_CHANGE: 1, AGENT_LOGOUT: 2}
+AGENT_RANK: Final[dict[str, int]] = {
+    AGENT_LOGIN: 0,
+    AGENT_STATE_CHANGE: 1,
+    AGENT_CHANNEL_STATE_CHANGE: 1,
+    AGENT_LOGOUT: 2,
+}
 TASK_RANK: Final[dict[str, int]] = {
     TASK_NEW: 0,
     TASK_PARKED: 1,
@@ -78,6 +87,7 @@ TASK_RANK: Final[dict[str, int]] = {
     TASK_CONFERENCING: 8,
     TASK_CONFERENCE_DONE: 9,
     AGENT_STATE_CHANGE: 10,
+    AGENT_CHANNEL_STATE_CHANGE: 10,
     TASK_ENDED: 11,
     CAPTURE_AVAILABLE: 12,
 }
