@@ -17,7 +17,7 @@ from aiokafka.structs import TopicPartition
 
 from ingress.errors import PublishError
 from ingress.records import OutRecord
-from ingress.topics import ensure_topics
+from wxcc_stream.kafka_topics import TopicError, TopicSpec, ensure_topics
 from wxcc_stream.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -159,15 +159,16 @@ class KafkaRawPublisher:
         cfg = self._config
         # The raw topic is the system of record that replays start from: keep it forever.
         size = str(cfg.max_record_bytes)
-        await ensure_topics(
-            cfg.bootstrap,
-            {
-                cfg.raw_topic: {"retention.ms": "-1", "max.message.bytes": size},
-                cfg.deadletter_topic: {"max.message.bytes": size},
-            },
-            partitions=cfg.partitions,
-            client_id=cfg.client_id,
-        )
+        specs = [
+            TopicSpec(
+                cfg.raw_topic, cfg.partitions, {"retention.ms": "-1", "max.message.bytes": size}
+            ),
+            TopicSpec(cfg.deadletter_topic, cfg.partitions, {"max.message.bytes": size}),
+        ]
+        try:
+            await ensure_topics(cfg.bootstrap, specs, client_id=cfg.client_id, timeout_s=10.0)
+        except TopicError as err:
+            raise PublishError(str(err)) from err
         producer = AIOKafkaProducer(
             bootstrap_servers=cfg.bootstrap,
             client_id=cfg.client_id,
