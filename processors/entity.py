@@ -17,18 +17,27 @@ Life of an event (docs/projections.md gives the order and identity rules):
 History and seen-set are bounded by event time: events older than `watermark - horizon_ms`
 are folded into `base` and forgotten. An ended task or logged-out agent that stays quiet for
 `horizon_ms` of processing time keeps only its final projection.
+
+A log is kept for hours by thousands of entities, so the history is lean: each event is held
+as its compact JSON row (`processors.rows`, the bytes the table value is joined from) and
+decoded again only when it is folded again (a late correction, a prune) or compared (a
+duplicate); the projection is cached only every `CHECKPOINT_EVERY` revisions, so a prune
+folds the pruned events into the base once more.
 """
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from operator import attrgetter
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from processors.errors import ProcessorError
 from processors.kinds import KINDS, ProjectionKind, ProjectionState
-from processors.ordering import OTHER_RANK, semantic_identity
+from processors.ordering import OTHER_RANK, SemanticIdentity, semantic_identity
 from processors.outcome import (
     NOTHING,
     BeyondHorizon,
@@ -38,6 +47,7 @@ from processors.outcome import (
     DuplicateReason,
     Outcome,
 )
+from processors.rows import Defaults, decode_row, encode_row
 from projections.fold import document_bytes
 from schemas.event import EntityKind, Event, TimeSource
 
@@ -45,6 +55,10 @@ EventRef = tuple[str, str]
 """(source, id): the vendor's identity of an event."""
 SortKey = tuple[int, int, str, str]
 """The contract order (createdTime, tiebreak, id), then source so the order is total."""
+
+CHECKPOINT_EVERY = 16
+"""The projection after a history event is cached when its revision is a multiple of this:
+a late correction refolds at most this many more events, for 1/16 of the states kept."""
 
 
 class PolicyError(ProcessorError, ValueError):
@@ -71,32 +85,60 @@ class Policy:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
-    """An event the log holds, with its processing-time arrival and its encoded form.
+class Held(NamedTuple):
+    """An event the log holds: its sort key, processing-time arrival and row.
 
-    `after` caches the projection right after this event (folded events only; None until
-    known, e.g. after decoding), so pruning and late corrections refold only a suffix.
+    Immutable, and the same value from arrival to pruning. A NamedTuple rather than a frozen
+    dataclass: one is built for every event taken, and a frozen dataclass costs about four
+    times as much to build.
     """
 
-    event: Event
+    key: SortKey
     arrived_ms: int
     # encoded once on arrival, so writing the table value does not re-encode the history
-    raw: bytes = field(compare=False, repr=False)
-    after: ProjectionState | None = field(default=None, compare=False, repr=False)
+    row: bytes
+    defaults: Defaults  # the log's, shared: what the row leaves out
+
+    @property
+    def event(self) -> Event:
+        """The event, decoded from the row."""
+        return decode_row(self.row, self.defaults)
+
+    @property
+    def ref(self) -> EventRef:
+        """(source, id)."""
+        return (self.key[3], self.key[2])
 
 
-def hold(event: Event, arrived_ms: int) -> Held:
-    """Wrap an event for the log."""
-    return Held(event, arrived_ms, event.to_json())
+_held_key = attrgetter("key")
 
 
-def _ref(event: Event) -> EventRef:
-    return (event.ce_source, event.ce_id)
+def _prefix(held: Held) -> tuple[int, int]:
+    return held.key[:2]
 
 
-def _index(entries: Iterable[Held]) -> dict[EventRef, Event]:
-    return {_ref(h.event): h.event for h in entries}
+def sort_key(kind: EntityKind, event: Event) -> SortKey:
+    """The event's place in the stream of `kind` (the source shared: every row holds it)."""
+    rank = KINDS[kind].ranks.get(event.type, OTHER_RANK)
+    return (event.created_time, rank, event.ce_id, sys.intern(event.ce_source))
+
+
+def hold(kind: EntityKind, event: Event, arrived_ms: int, defaults: Defaults) -> Held:
+    """Wrap an event for the log of stream `kind`, whose rows leave out `defaults`."""
+    row = encode_row(event, arrived_ms, defaults)
+    return Held(sort_key(kind, event), arrived_ms, row, defaults)
+
+
+_NONE: Mapping[Any, Any] = MappingProxyType({})
+"""The empty derived map: shared, where a fresh one would cost 64 B or more per log."""
+
+
+def _none() -> Mapping[Any, Any]:
+    return _NONE
+
+
+def _index(entries: Iterable[Held]) -> dict[EventRef, Held]:
+    return {h.ref: h for h in entries}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +148,15 @@ class EntityLog:
     `state` is the projection after every folded event; `base` is the projection of the
     events pruned from `history` (all older than `floor`); `history` holds the folded events
     still retained and `buffer` those waiting for release, both in contract order, every
-    buffered event after every folded one. `index` is derived (the seen-set by (source, id)).
+    buffered event after every folded one. `defaults` are what the held rows leave out, set
+    by the first event held.
+
+    The rest is derived and not compared: `index` is the seen-set, (source, id) -> held
+    event; `pending` the decoded events of buffered entries taken in this process, by sort
+    key, so they are not decoded again to be released; `checkpoints` the projection after
+    the history event of each revision that is a multiple of `CHECKPOINT_EVERY`, where known;
+    `recent` the projection before the newest history event, where known: most late events
+    land just before the newest one, and refold from there. A decoded log starts with none.
     """
 
     kind: EntityKind
@@ -118,7 +168,13 @@ class EntityLog:
     watermark: int | None = None
     floor: int | None = None
     last_arrival_ms: int | None = None
-    index: Mapping[EventRef, Event] = field(default_factory=dict, compare=False, repr=False)
+    defaults: Defaults | None = None
+    index: Mapping[EventRef, Held] = field(default_factory=_none, compare=False, repr=False)
+    pending: Mapping[SortKey, Event] = field(default_factory=_none, compare=False, repr=False)
+    checkpoints: Mapping[int, ProjectionState] = field(
+        default_factory=_none, compare=False, repr=False
+    )
+    recent: ProjectionState | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.index and (self.history or self.buffer):
@@ -153,7 +209,10 @@ class _Step:
         "base",
         "beyond",
         "buffer",
+        "checkpoints",
         "conflicts",
+        "decoded",
+        "defaults",
         "dirty_from",
         "duplicates",
         "floor",
@@ -162,8 +221,10 @@ class _Step:
         "last_arrival",
         "late",
         "log",
+        "pending",
         "policy",
         "ranks",
+        "recent",
         "recomputed",
         "released",
         "spec",
@@ -179,94 +240,150 @@ class _Step:
         self.ranks = self.spec.ranks
         self.history = list(log.history)
         self.buffer = list(log.buffer)
-        self.index = dict(log.index)
+        # the derived maps are copied on their first change: a tick often changes none
+        self.index: Mapping[EventRef, Held] = log.index
+        self.pending: Mapping[SortKey, Event] = log.pending
+        self.checkpoints: Mapping[int, ProjectionState] = log.checkpoints
+        self.recent = log.recent
         self.state = log.state
         self.base = log.base
         self.watermark = log.watermark
         self.floor = log.floor
         self.last_arrival = log.last_arrival_ms
-        # first history position whose cached `after` is stale (a late insert or removal)
+        self.defaults = log.defaults
+        # first history position whose projection is stale (a late insert or removal)
         self.dirty_from: int | None = None
         self.recomputed = False
         self.touched = False  # anything in the log changed: build a new value in finish()
+        # events of held rows this step has in hand, so none is decoded twice: by the row's
+        # id, the row kept with its event so that the id stays its own
+        self.decoded: dict[int, tuple[bytes, Event]] = {}
         self.released: list[Event] = []
         self.late: list[Event] = []
         self.duplicates: list[Duplicate] = []
         self.conflicts: list[Conflict] = []
         self.beyond: list[BeyondHorizon] = []
 
-    def event_key(self, e: Event) -> SortKey:
-        return (e.created_time, self.ranks.get(e.type, OTHER_RANK), e.ce_id, e.ce_source)
+    # the derived maps, made this step's own to be changed (copied once)
 
-    def key(self, held: Held) -> SortKey:
-        return self.event_key(held.event)
+    def own_index(self) -> dict[EventRef, Held]:
+        index = self.index
+        if index is self.log.index or type(index) is not dict:
+            index = self.index = dict(index)
+        return index
+
+    def own_pending(self) -> dict[SortKey, Event]:
+        pending = self.pending
+        if pending is self.log.pending or type(pending) is not dict:
+            pending = self.pending = dict(pending)
+        return pending
+
+    def own_checkpoints(self) -> dict[int, ProjectionState]:
+        checkpoints = self.checkpoints
+        if checkpoints is self.log.checkpoints or type(checkpoints) is not dict:
+            checkpoints = self.checkpoints = dict(checkpoints)
+        return checkpoints
+
+    def event_key(self, e: Event) -> SortKey:
+        rank = self.ranks.get(e.type, OTHER_RANK)
+        return (e.created_time, rank, e.ce_id, sys.intern(e.ce_source))
+
+    def event_of(self, held: Held) -> Event:
+        known = self.decoded.get(id(held.row))
+        if known is not None and known[0] is held.row:
+            return known[1]
+        event = self.pending.get(held.key) if self.pending else None
+        if event is None:
+            event = decode_row(held.row, held.defaults)
+        self.decoded[id(held.row)] = (held.row, event)
+        return event
 
     def accept(self, event: Event, now_ms: int) -> None:
         t = event.created_time
         if self.floor is not None and t < self.floor:
             self._beyond(event)
             return
-        ref = _ref(event)
-        seen = self.index.get(ref)
-        if seen is not None:
+        key = self.event_key(event)
+        ref = (key[3], key[2])
+        seen_held = self.index.get(ref)
+        if seen_held is not None:
+            seen = self.event_of(seen_held)
             if _same_payload(seen, event):
                 self.duplicates.append(Duplicate(event, seen, DuplicateReason.SAME_ID))
             else:
                 self.conflicts.append(Conflict(kept=seen, rejected=event))
             return
-        key = self.event_key(event)
         replaced_folded = False
         match = self._semantic_match(event, key)
         if match is not None:
             entries, position = match
-            other = entries[position].event
-            if ref > _ref(other):
+            other_held = entries[position]
+            other = self.event_of(other_held)
+            if ref > other_held.ref:
                 self.duplicates.append(Duplicate(event, other, DuplicateReason.SEMANTIC))
                 return
             self.duplicates.append(Duplicate(other, event, DuplicateReason.SUPERSEDED))
-            del self.index[_ref(other)]
+            del self.own_index()[other_held.ref]
+            if other_held.key in self.pending:
+                del self.own_pending()[other_held.key]
             del entries[position]
             if entries is self.history:
                 replaced_folded = True
                 self._stale_from(position)
-        held = hold(event, now_ms)  # encoded only now that it is kept
+        if self.defaults is None:
+            self.defaults = (key[3], event.org_id)
+        # encoded only now that it is kept
+        held = Held(key, now_ms, encode_row(event, now_ms, self.defaults), self.defaults)
+        self.decoded[id(held.row)] = (held.row, event)
         self.touched = True
-        self.index[ref] = event
+        self.own_index()[ref] = held
         self.last_arrival = now_ms
         if self.watermark is None or t > self.watermark:
             self.watermark = t
         if replaced_folded:
             # it takes the folded place of the event it replaces, now, so the revision
             # never dips; buffered events sorting before it are released first
-            self._release(sum(1 for h in self.buffer if self.key(h) < key))
-            self._insert_folded(held, key)
-        elif self.history and key < self.key(self.history[-1]):
-            self._insert_folded(held, key)
+            self._release(sum(1 for h in self.buffer if h.key < key))
+            self._insert_folded(held, event)
+        elif self.history and key < self.history[-1].key:
+            self._insert_folded(held, event)
         else:
-            insort(self.buffer, held, key=self.key)
+            insort(self.buffer, held, key=_held_key)
+            self.own_pending()[key] = event  # so it is not decoded again to be released
 
-    def _insert_folded(self, held: Held, key: SortKey) -> None:
+    def _insert_folded(self, held: Held, event: Event) -> None:
         """Put an event into the history behind released ones: a late event."""
-        position = bisect_left(self.history, key, key=self.key)
+        position = bisect_left(self.history, held.key, key=_held_key)
         self.history.insert(position, held)
         self._stale_from(position)
-        self.late.append(held.event)
+        self.late.append(event)
 
     def _stale_from(self, position: int) -> None:
+        """The projections after history position `position` on are no longer known."""
         if self.dirty_from is None or position < self.dirty_from:
             self.dirty_from = position
+        # the projection after history position i is that of revision base + i + 1
+        last_good = self.base.revision + position
+        if self.recent is not None and self.recent.revision > last_good:
+            self.recent = None
+        if any(revision > last_good for revision in self.checkpoints):
+            checkpoints = self.own_checkpoints()
+            for revision in [r for r in checkpoints if r > last_good]:
+                del checkpoints[revision]
 
     def _semantic_match(self, event: Event, key: SortKey) -> tuple[list[Held], int] | None:
         """A held event with the same semantic identity: same createdTime and type, so the
         same (createdTime, tiebreak) prefix of the sort key, so adjacent in a sorted list."""
-        identity = semantic_identity(self.log.kind, self.log.entity_id, event)
+        identity: SemanticIdentity | None = None
         prefix = key[:2]
         for entries in (self.history, self.buffer):
-            if not entries or entries[-1].event.created_time < key[0]:
+            if not entries or entries[-1].key[0] < key[0]:
                 continue
-            i = bisect_left(entries, prefix, key=lambda h: self.key(h)[:2])
-            while i < len(entries) and self.key(entries[i])[:2] == prefix:
-                other = entries[i].event
+            i = bisect_left(entries, prefix, key=_prefix)
+            while i < len(entries) and entries[i].key[:2] == prefix:
+                if identity is None:
+                    identity = semantic_identity(self.log.kind, self.log.entity_id, event)
+                other = self.event_of(entries[i])
                 if semantic_identity(self.log.kind, self.log.entity_id, other) == identity:
                     return entries, i
                 i += 1
@@ -298,14 +415,26 @@ class _Step:
             return
         self.touched = True
         evolve = self.spec.evolve
-        for held in self.buffer[:count]:
-            event = held.event
+        released = self.buffer[:count]
+        before = self.state
+        for held in released:
+            event = self.event_of(held)
             self.released.append(event)
             if self.dirty_from is None:
-                self.state = evolve(self.state, event)
-                held = Held(event, held.arrived_ms, held.raw, self.state)
+                before = self.state
+                self.state = evolve(before, event)
+                if not self.state.revision % CHECKPOINT_EVERY:
+                    self.own_checkpoints()[self.state.revision] = self.state
             self.history.append(held)
         del self.buffer[:count]
+        if self.dirty_from is None:
+            self.recent = before if before.revision > self.base.revision else None
+        if self.pending:
+            pending = self.own_pending()
+            for held in released:
+                pending.pop(held.key, None)
+            if not pending:
+                self.pending = _NONE
 
     def release_due(self, now_ms: int) -> None:
         self._release(_due_count(self.buffer, self.watermark, now_ms, self.policy))
@@ -323,38 +452,56 @@ class _Step:
             self.touched = True
         floor = self.floor
         # grace < horizon, so these are due already; release them before pruning regardless
-        self._release(sum(1 for h in self.buffer if h.event.created_time < floor))
+        self._release(sum(1 for h in self.buffer if h.key[0] < floor))
         count = 0
         for held in self.history:
-            if held.event.created_time >= floor:
+            if held.key[0] >= floor:
                 break
             count += 1
         if count:
             self.touched = True
-            # settled already, so the state after the last pruned event is cached
+            # the base moves forward by the pruned events (each is folded here once more)
             self.base = self._state_after(count)
+            index = self.own_index()
             for held in self.history[:count]:
-                del self.index[_ref(held.event)]
+                key = held.key
+                del index[key[3], key[2]]
             del self.history[:count]
+            base = self.base.revision
+            if self.recent is not None and self.recent.revision <= base:
+                self.recent = None
+            if any(revision <= base for revision in self.checkpoints):
+                checkpoints = self.own_checkpoints()
+                for revision in [r for r in checkpoints if r <= base]:
+                    del checkpoints[revision]
 
     def _state_after(self, count: int) -> ProjectionState:
-        """The projection after the first `count` history events, refolding (and caching)
-        only from the last known state before them."""
+        """The projection after the first `count` history events, refolding only from the
+        last known state before them (a checkpoint, or the base)."""
         if self.dirty_from is not None and self.dirty_from < count:
             start = self.dirty_from
         else:
             start = count
-        while start > 0 and self.history[start - 1].after is None:
-            start -= 1
-        state = self.base if start == 0 else self.history[start - 1].after
-        assert state is not None  # the loop above stops at a known state or at base
+        base = self.base.revision
+        revision = (base + start) // CHECKPOINT_EVERY * CHECKPOINT_EVERY
+        while revision > base and revision not in self.checkpoints:
+            revision -= CHECKPOINT_EVERY
+        state = self.checkpoints[revision] if revision > base else self.base
+        recent = self.recent
+        if recent is not None and state.revision < recent.revision <= base + start:
+            state = recent
+        history = self.history
         evolve = self.spec.evolve
-        for i in range(start, count):
-            held = self.history[i]
-            state = evolve(state, held.event)
-            self.history[i] = Held(held.event, held.arrived_ms, held.raw, state)
+        before = state
+        for i in range(state.revision - base, count):
+            before = state
+            state = evolve(before, self.event_of(history[i]))
+            if not state.revision % CHECKPOINT_EVERY:
+                self.own_checkpoints()[state.revision] = state
+        if count == len(history) and before is not state:
+            self.recent = before if before.revision > base else None
         if self.dirty_from is not None and self.dirty_from < count:
-            self.dirty_from = count if count < len(self.history) else None
+            self.dirty_from = count if count < len(history) else None
         return state
 
     def settle(self) -> None:
@@ -375,7 +522,8 @@ class _Step:
             return False
         self.base = self.state
         self.history.clear()
-        self.index.clear()
+        self.index = self.checkpoints = _NONE
+        self.recent = None
         self.floor = self.watermark + 1
         return True
 
@@ -393,7 +541,11 @@ class _Step:
                 self.watermark,
                 self.floor,
                 self.last_arrival,
+                self.defaults,
                 self.index,
+                self.pending,
+                self.checkpoints,
+                self.recent,
             )
         if not (self.touched or compacted or self.duplicates or self.conflicts or self.beyond):
             return log, NOTHING
@@ -421,7 +573,7 @@ def _due_count(buffer: Iterable[Held], watermark: int | None, now_ms: int, polic
     timeout = policy.flush_timeout_ms
     count = 0
     for i, held in enumerate(buffer, 1):
-        if held.event.created_time <= limit or now_ms - held.arrived_ms >= timeout:
+        if held.key[0] <= limit or now_ms - held.arrived_ms >= timeout:
             count = i
     return count
 

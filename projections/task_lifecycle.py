@@ -347,11 +347,38 @@ def task_document(state: TaskLifecycle) -> dict[str, Any]:
 
 
 def task_to_dict(state: TaskLifecycle) -> dict[str, Any]:
-    """A JSON-ready dict of the whole state, internal fields included (see `task_from_dict`)."""
-    doc = task_document(state)
-    doc["lastConnectTime"] = state.last_connect_time
-    doc["holdStart"] = state.hold_start
-    return doc
+    """A JSON-ready dict of the whole state, internal fields included and derived document
+    fields left out (see `task_from_dict`): the form a table value keeps."""
+    return {
+        "taskId": state.task_id,
+        "orgId": state.org_id,
+        "channelType": state.channel_type,
+        "direction": state.direction,
+        "outboundType": state.outbound_type,
+        "origin": state.origin,
+        "destination": state.destination,
+        "queueId": state.queue_id,
+        "status": state.status,
+        "newTime": state.new_time,
+        "parkedTime": state.parked_time,
+        "connectTime": state.connect_time,
+        "connectedTime": state.connected_time,
+        "endedTime": state.ended_time,
+        "lastConnectTime": state.last_connect_time,
+        "ringMs": state.ring_ms,
+        "holdCount": state.hold_count,
+        "holdMs": state.hold_ms,
+        "holdStart": state.hold_start,
+        "consultCount": state.consult_count,
+        "conferenceCount": state.conference_count,
+        "legs": {agent: _leg_document(leg) for agent, leg in state.legs},
+        "terminatingParty": state.terminating_party,
+        "reason": state.reason,
+        "captures": list(state.captures),
+        "lastEventTime": state.last_event_time,
+        "lastEventId": state.last_event_id,
+        "revision": state.revision,
+    }
 
 
 def _leg_from_dict(raw: Mapping[str, Any]) -> Leg:
@@ -364,7 +391,8 @@ def _leg_from_dict(raw: Mapping[str, Any]) -> Leg:
 
 
 def task_from_dict(raw: Mapping[str, Any]) -> TaskLifecycle:
-    """Rebuild a state from `task_to_dict` output (derived document fields are ignored)."""
+    """Rebuild a state from `task_to_dict` output (derived document fields, which older
+    table values hold, are ignored)."""
     return TaskLifecycle(
         task_id=raw["taskId"],
         org_id=raw["orgId"],

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
 import os
 import signal
@@ -34,16 +35,16 @@ import time
 import tracemalloc
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from processors.codec import encode_log
+from processors.codec import decode_log, encode_log
 from processors.entity import EntityLog, Policy, accept_many, drain, new_log
 from schemas.cloudevent import entity_keys, parse_event
 from schemas.event import EntityKind
@@ -54,6 +55,8 @@ from wxcc_stream.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, 
 ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 4
 Record = tuple[bytes, bytes, Mapping[str, Any]]
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 @contextmanager
@@ -372,27 +375,53 @@ def memory(agents: int, tasks: int) -> dict[str, float]:
         (EntityKind.AGENT, agent_events, "agentId", agents),
         (EntityKind.TASK, task_events, "taskId", tasks),
     ):
-        # tracemalloc slows allocation a lot: it measures a sample, RSS the whole set
-        sample = min(n, 2000)
-        tracemalloc.start()
-        logs = build(kind, template, field, sample)
+        # RSS first, of the whole set, from memory handed back to the system (what a
+        # previous measure freed would otherwise be reused unseen)
         gc.collect()
-        traced, _ = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        del logs
-        gc.collect()
+        _trim()
         rss0 = _rss()
         logs = build(kind, template, field, n)
         gc.collect()
         rss1 = _rss()
-        encoded = sum(len(encode_log(log)) for log in logs)
-        out[f"{kind.value}_traced_bytes"] = traced / sample
+        # the table holds the encoded values: their length, and what holding them costs
+        values = [encode_log(log) for log in logs]
+        gc.collect()
+        rss2 = _rss()
         out[f"{kind.value}_rss_bytes"] = (rss1 - rss0) / n
-        out[f"{kind.value}_encoded_bytes"] = encoded / n
         out[f"{kind.value}_rss_total_mib"] = (rss1 - rss0) / 2**20
+        out[f"{kind.value}_encoded_bytes"] = sum(map(len, values)) / n
+        out[f"{kind.value}_encoded_rss_bytes"] = (rss2 - rss1) / n
+        # tracemalloc slows allocation a lot: it measures a sample, of logs built by the
+        # core (as the worker's cache holds them), of logs decoded from table values (after
+        # a cache miss or a restart) and of the values themselves
         del logs
+        sample = min(n, 2000)
+        made, traced = _traced(build, kind, template, field, sample)
+        decoded, decoded_traced = _traced(_each, decode_log, values[:sample])
+        encoded, encoded_traced = _traced(_each, encode_log, made)
+        out[f"{kind.value}_traced_bytes"] = traced / sample
+        out[f"{kind.value}_decoded_traced_bytes"] = decoded_traced / sample
+        out[f"{kind.value}_encoded_traced_bytes"] = encoded_traced / sample
+        del values, made, decoded, encoded
         gc.collect()
     return out
+
+
+def _traced(make: Callable[..., T], *args: Any) -> tuple[T, int]:
+    """`make(*args)` and the bytes it allocated and still holds (tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        made = make(*args)
+        gc.collect()
+        traced, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return made, traced
+
+
+def _each(function: Callable[[U], T], items: Sequence[U]) -> list[T]:
+    return [function(item) for item in items]
 
 
 def _rss() -> int:
@@ -402,16 +431,26 @@ def _rss() -> int:
     return 0
 
 
+def _trim() -> None:
+    """Hand freed heap memory back to the system (glibc), so RSS deltas count new memory."""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def _print_memory(agents: int, tasks: int) -> None:
     print(f"memory: {agents} agents and {tasks} open tasks ...", flush=True)
     mem = memory(agents, tasks)
     for kind, n in (("agent", agents), ("task", tasks)):
         events, total = mem[f"{kind}_events"], mem[f"{kind}_rss_total_mib"]
         each, traced = mem[f"{kind}_rss_bytes"], mem[f"{kind}_traced_bytes"]
-        encoded = mem[f"{kind}_encoded_bytes"]
+        decoded = mem[f"{kind}_decoded_traced_bytes"]
+        encoded, encoded_rss = mem[f"{kind}_encoded_bytes"], mem[f"{kind}_encoded_rss_bytes"]
+        encoded_traced = mem[f"{kind}_encoded_traced_bytes"]
         print(
             f"    {n} {kind}s ({events:.0f} events each): RSS {total:.0f} MiB "
-            f"({each:.0f} B each; traced {traced:.0f} B), table value {encoded:.0f} B each",
+            f"({each:.0f} B each; traced {traced:.0f} B, decoded from the table {decoded:.0f} B)"
+            f", table value {encoded:.0f} B each (held: RSS {encoded_rss:.0f} B, "
+            f"traced {encoded_traced:.0f} B)",
             flush=True,
         )
 
