@@ -25,6 +25,7 @@ from processors.entity import Policy
 from processors.entity_batch import BatchResult, LogCache, Record, Role, process_batch
 from processors.liveness import PartitionHealth, StallDetector
 from processors.metrics import WorkerMetrics
+from processors.outputs import Outgoing
 from processors.positions import Positions
 from processors.rebalance import take_in_order
 from processors.routing import bundle, header_map, shared_partition_count, target_raw
@@ -271,8 +272,9 @@ def _entity_agent(app: Any, topology: Topology, context: ShellContext) -> Any:
     streams = {kind: name for name, kind in kinds.items()}
     deadletter = topology.deadletter.get_topic_name()
     partitioner, policy = context.partitioner, context.policy
-    # Records go straight to the transport producer: Faust's `Topic.send` adds a channel,
-    # codecs and a FutureMessage per record, which is most of the per-record cost here.
+    # Records go straight to the transport producer (whole batches for the keyed ones, see
+    # processors.outputs): Faust's `Topic.send` adds a channel, codecs and a FutureMessage
+    # per record, which was most of the per-record cost here.
     producer = app.producer
     shared: list[int | None] = []  # the partition count raw and streams share, once known
 
@@ -340,21 +342,15 @@ def _entity_agent(app: Any, topology: Topology, context: ShellContext) -> Any:
                 for kind, recs in records.items()
                 if recs
             }
-            sent = [
-                await producer.send(streams[kind], key, bundle(values), None, None, None)
-                for (kind, key), values in hops.items()
-            ]
-            sent += [
-                await producer.send(deadletter, None, letter, None, None, None)
-                for letter in letters
-            ]
+            outgoing = Outgoing(producer._ensure_producer(), partitioner)
+            for (kind, key), hopping in hops.items():
+                await outgoing.add(streams[kind], key, bundle(hopping))
             for kind, result in results.items():
-                sent += [
-                    await producer.send(
-                        targets[kind][o.role], o.key, o.value, None, None, list(o.headers) or None
-                    )
-                    for o in result.outputs
-                ]
+                for o in result.outputs:
+                    await outgoing.add(targets[kind][o.role], o.key, o.value, o.headers)
+            for letter in letters:
+                await outgoing.add(deadletter, None, letter)
+            sent = await outgoing.send()
             # Kafka has the outputs (and the hops) before the tables change and before the
             # offsets are committed: a crash in between repeats them on replay (same
             # revisions) instead of losing them.

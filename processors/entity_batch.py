@@ -351,7 +351,10 @@ def _finish(
 ) -> None:
     """Report an entity's step, stage its table value and file its next wake-ups."""
     _report(part.kind, entity_id, before, after, outcome, part.partition, outputs, stats)
-    if after is not before:
+    # A duplicate may be the replay of records whose table write reached a local store
+    # (RocksDB) but not the changelog before a crash: writing the value again, unchanged,
+    # puts it in the changelog, so a worker that rebuilds this table from there gets it.
+    if after is not before or outcome.duplicates:
         part.stage(entity_id, after)
         if fresh:
             stats.entities_delta[part.partition] += 1

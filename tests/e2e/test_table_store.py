@@ -8,19 +8,21 @@ rocksdict is a project dependency, so `auto` (and `rocksdb://`) resolve to Rocks
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rocksdict import AccessType, Options, Rdict
 
-from processors.app import resolve_store
+from processors.app import app_id, resolve_store
 from tests.e2e.harness import (
     ProjectionReader,
     WorkerProcess,
     describe_difference,
     produce_raw,
     raw_records,
+    read_topic,
 )
 from wxcc_stream.scenario import HOUR_MS, DamageConfig, Scenario, ScenarioConfig, damage, generate
 from wxcc_stream.settings import Settings
@@ -53,21 +55,75 @@ def _table_dbs(data_dir: Path) -> list[Path]:
     return sorted(data_dir.glob("v*/tables/*.db"))
 
 
-def _rows(db_path: Path) -> tuple[int, bool]:
-    """(table values, whether a changelog offset is persisted) of one database, read-only."""
+def _values(db_path: Path) -> dict[bytes, bytes]:
+    """Every key and value of one database (the changelog offset included), read-only."""
     # read-only takes no LOCK: works beside a live or killed worker
     db = Rdict(str(db_path), options=Options(raw_mode=True), access_type=AccessType.read_only())
     try:
-        keys = list(db.keys())
+        return dict(db.items())
     finally:
         db.close()
+
+
+def _rows(db_path: Path) -> tuple[int, bool]:
+    """(table values, whether a changelog offset is persisted) of one database."""
+    keys = _values(db_path)
     return sum(1 for k in keys if k != _OFFSET_KEY), _OFFSET_KEY in keys
 
 
-async def _kill_mid_stream(
-    worker: WorkerProcess, settings: Settings, records: list[tuple[bytes, bytes, Any]]
+async def _assert_stores_equal_changelogs(
+    settings: Settings, worker: WorkerProcess, dbs: list[Path]
 ) -> None:
-    """Feed the first half paced over about 6 s and SIGKILL the worker while it is flowing."""
+    """Each local table partition holds what its changelog holds (latest value per key): a
+    worker that rebuilds a partition from the changelog gets the same table."""
+    by_table: dict[str, dict[int, dict[bytes, bytes]]] = defaultdict(dict)
+    for db in dbs:
+        table, _, partition = db.name.removesuffix(".db").rpartition("-")
+        values = _values(db)
+        values.pop(_OFFSET_KEY, None)
+        by_table[table][int(partition)] = values
+    for table, partitions in by_table.items():
+        topic = f"{app_id(settings)}-{table}-changelog"
+        logged: dict[int, dict[bytes, bytes]] = defaultdict(dict)
+        for record in await read_topic(settings.kafka.bootstrap, topic):
+            if record.value is None:
+                logged[record.partition].pop(record.key, None)
+            else:
+                logged[record.partition][record.key] = record.value
+        for partition, values in partitions.items():
+            differing = sorted(
+                k
+                for k in {*values, *logged[partition]}
+                if values.get(k) != logged[partition].get(k)
+            )
+            assert not differing, (
+                f"{table}[{partition}]: {len(differing)} keys differ between the local store "
+                f"and the changelog, e.g. {differing[:5]}\n{worker.log_tail(10)}"
+            )
+
+
+async def _settle(settings: Settings, quiet_s: float = 3.0, timeout_s: float = 60.0) -> None:
+    """Until no projection record came for `quiet_s` (the worker has caught up)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with ProjectionReader(
+        settings.kafka.bootstrap, [settings.topic.agent_state, settings.topic.task_lifecycle]
+    ) as reader:
+        quiet_since = loop.time()
+        while loop.time() < deadline and loop.time() - quiet_since < quiet_s:
+            if await reader.poll():
+                quiet_since = loop.time()
+
+
+async def _kill_mid_stream(
+    worker: WorkerProcess,
+    settings: Settings,
+    records: list[tuple[bytes, bytes, Any]],
+    *,
+    rest: bool = True,
+) -> None:
+    """Feed the first half paced over about 6 s and SIGKILL the worker while it is flowing;
+    then the second half too unless `rest` is False."""
     half = len(records) // 2
     feeding = asyncio.create_task(
         produce_raw(
@@ -82,7 +138,8 @@ async def _kill_mid_stream(
     assert not feeding.done(), "the feed ended before the kill: slow it down"
     worker.kill()
     await feeding
-    await produce_raw(settings.kafka.bootstrap, settings.topic.raw, records[half:])
+    if rest:
+        await produce_raw(settings.kafka.bootstrap, settings.topic.raw, records[half:])
 
 
 async def _assert_projections_equal_truth(
@@ -125,20 +182,34 @@ async def test_rocksdb_tables_reopen_after_sigkill(settings: Settings, tmp_path:
     worker.start()
     try:
         await worker.wait_ready()
-        await _kill_mid_stream(worker, settings, records)
+        await _kill_mid_stream(worker, settings, records, rest=False)
         killed = _table_dbs(worker.data_dir)
         assert killed, f"no RocksDB databases under {worker.data_dir}:\n{worker.log_tail(25)}"
         assert all((db / "LOCK").exists() for db in killed)
         rows = {db.name: _rows(db) for db in killed}
         assert any(values and offset for values, offset in rows.values()), rows
 
+        # restarted with nothing new to read, it replays what was not committed: a value
+        # written locally just before the kill, whose changelog record died with the
+        # process, must reach the changelog now (a worker taking the partition over would
+        # rebuild it from there), not only when its entity happens to change again
         worker.start()
         await worker.wait_ready()
+        await _settle(settings)
+        assert worker.stop() == 0, worker.log_tail(25)
+        await _assert_stores_equal_changelogs(settings, worker, killed)
+
+        worker.start()
+        await worker.wait_ready()
+        await produce_raw(
+            settings.kafka.bootstrap, settings.topic.raw, records[len(records) // 2 :]
+        )
         await _assert_projections_equal_truth(settings, scenario, worker)
         # the same databases, reopened in place, not a fresh set beside them
         assert _table_dbs(worker.data_dir) == killed
     finally:
         worker.stop()
+    await _assert_stores_equal_changelogs(settings, worker, killed)
     log = worker.log_path.read_text(errors="replace")
     assert "IO error" not in log, worker.log_tail(40)
 

@@ -126,6 +126,35 @@ def test_conflicts_go_to_the_dead_letters_with_both_versions() -> None:
     assert letters[0]["rejected"]["data"]["idleCodeId"] == "other"
 
 
+def test_a_replayed_batch_writes_the_unchanged_value_again() -> None:
+    """After a crash, a local store (RocksDB) can hold a value its changelog never got; the
+    records are replayed from the committed offset and are all duplicates there. The value is
+    written again (same bytes) so the changelog gets it; a batch of new events still writes."""
+    events = [e for e in _scenario().events if e["type"].startswith("agent:")][:3]
+    records = [
+        Record(0, n, key, value)
+        for n, event in enumerate(events)
+        for kind, key, value in route_raw(
+            orjson.dumps(event), {}, timestamp_ms=0, source={}
+        ).streams
+        if kind is EntityKind.AGENT
+    ]
+    table = FakeTable()
+    first = process_batch(EntityKind.AGENT, records, table.get, now_ms=1_000, policy=POLICY)
+    table.apply(first.writes)
+    key = records[0].key
+    assert key is not None
+    stored = table[key]
+
+    replay = process_batch(EntityKind.AGENT, records, table.get, now_ms=1_010, policy=POLICY)
+    assert replay.stats.duplicates == len(records)
+    assert replay.writes[0][key] == stored
+    assert not [o for o in replay.outputs if o.role is not Role.DEADLETTER]  # nothing re-sent
+
+    quiet = process_batch(EntityKind.AGENT, [], table.get, now_ms=1_020, policy=POLICY)
+    assert key not in quiet.writes.get(0, {})
+
+
 def test_an_unreadable_stream_record_is_dead_lettered() -> None:
     pipeline = Pipeline()
     pipeline.step(EntityKind.AGENT, [Record(0, 7, b"agent-1", b"not json")])
