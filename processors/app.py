@@ -75,11 +75,16 @@ def build_app(settings: Settings) -> faust.App:
     w = settings.worker
     # where a raw record's entity lives (Kafka's key partitioning, remembered per key)
     partitioner = KeyPartitioner()
+    store = resolve_store(w.store)
+    if store.startswith("rocksdb"):
+        log.info("table store: RocksDB under %s (one worker per data dir)", w.data_dir)
+    else:
+        log.info("table store: %s (tables rebuilt from their changelogs at start)", store)
     app = faust.App(
         app_id(settings),
         broker=[f"kafka://{host.strip()}" for host in settings.kafka.bootstrap.split(",")],
         broker_client_id=settings.kafka.client_id,
-        store=resolve_store(w.store),
+        store=store,
         datadir=w.data_dir,
         autodiscover=False,
         topic_partitions=settings.topic.partitions,

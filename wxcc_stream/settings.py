@@ -107,7 +107,8 @@ class WorkerSettings:
     horizon_ms: int = 6 * 60 * 60 * 1000
     data_dir: str = "var/worker"
     web_port: int = 6066
-    store: str = "memory://"
+    # auto: RocksDB (rocksdict) when it imports, else memory:// (rebuilt from the changelogs)
+    store: str = "auto"
     web_host: str = "127.0.0.1"
     replication_factor: int = 1
     stall_timeout_ms: int = 30000
