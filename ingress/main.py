@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from aiohttp import web
 
 from ingress.app import build_app
 from ingress.errors import IngressError
+from wxcc_stream.gc_tuning import tune_garbage_collector
 from wxcc_stream.settings import Settings
 
 log = logging.getLogger("ingress")
@@ -21,18 +21,6 @@ def shutdown_timeout_s(settings: Settings) -> float:
     """How long in-flight deliveries may take to finish at shutdown (a publish deadline,
     with margin)."""
     return settings.ingress.publish_deadline_ms / 1000 * 2 + 1.0
-
-
-def tune_garbage_collector() -> None:
-    """Freeze what start-up allocated and collect the young generation far less often."""
-    # Each delivery in flight holds a few dozen tracked objects (coroutines, futures,
-    # headers): with the default threshold (700) a few dozen concurrent deliveries set
-    # off a young collection every few requests, each walking all of them (~1 ms of CPU
-    # per collection at 64 connections, ~5% of the ingress's time); nothing they hold
-    # is cyclic garbage that needs collecting sooner.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 async def serve(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 from typing import Any
 
+from wxcc_stream.gc_tuning import tune_garbage_collector
 from wxcc_stream.settings import Settings, SettingsError, with_overrides
 
 # flag -> WorkerSettings field (all integers)
@@ -101,16 +101,6 @@ def _event_loop() -> asyncio.AbstractEventLoop:
         loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     return loop
-
-
-def tune_garbage_collector() -> None:
-    """Fewer, cheaper collections for a process that allocates per event (bench uses it too)."""
-    # Each event allocates many short-lived tuples and dicts: with the default young-
-    # generation threshold (700) the collector took ~40% of the core's time in bench/.
-    # Start-up objects are frozen so full collections skip them.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
