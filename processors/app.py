@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -76,8 +77,11 @@ def build_app(settings: Settings) -> faust.App:
     # where a raw record's entity lives (Kafka's key partitioning, remembered per key)
     partitioner = KeyPartitioner()
     store = resolve_store(w.store)
+    # one directory per app id: tables of another topic prefix or app id (same table
+    # names) must never be opened as this app's
+    data_dir = Path(w.data_dir) / app_id(settings)
     if store.startswith("rocksdb"):
-        log.info("table store: RocksDB under %s (one worker per data dir)", w.data_dir)
+        log.info("table store: RocksDB under %s (one worker per data dir)", data_dir)
     else:
         log.info("table store: %s (tables rebuilt from their changelogs at start)", store)
     app = faust.App(
@@ -85,7 +89,7 @@ def build_app(settings: Settings) -> faust.App:
         broker=[f"kafka://{host.strip()}" for host in settings.kafka.bootstrap.split(",")],
         broker_client_id=settings.kafka.client_id,
         store=store,
-        datadir=w.data_dir,
+        datadir=str(data_dir),
         autodiscover=False,
         topic_partitions=settings.topic.partitions,
         topic_replication_factor=w.replication_factor,

@@ -190,7 +190,9 @@ class Worker:
             WXCC_TOPIC_PARTITIONS=str(PARTITIONS), WXCC_WORKER_DATA_DIR=str(data_dir),
             WXCC_WORKER_WEB_PORT=str(self.port), WXCC_LOG_LEVEL="WARNING",
         )  # fmt: skip
-        self.log = (data_dir.parent / f"{prefix}.log").open("wb")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = data_dir.parent / f"{prefix}.log"
+        self.log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "wxcc_stream.cli", "worker"], cwd=ROOT, env=env,
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -223,7 +225,9 @@ class Worker:
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError("worker not ready")
+        self.log.flush()
+        tail = self.log_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"worker not ready after {timeout_s:.0f} s; its log ends:\n{tail}")
 
     def cpu_s(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -515,7 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lat_prefix = f"bench{uuid.uuid4().hex[:8]}"
             asyncio.run(create_topic(bootstrap, f"{lat_prefix}.raw"))
             print(f"latency: {count} events at {rate:.0f}/s ...", flush=True)
-            lat = asyncio.run(latency(bootstrap, lat_prefix, Path(tmp), paced, rate))
+            lat = asyncio.run(latency(bootstrap, lat_prefix, Path(tmp) / lat_prefix, paced, rate))
             verdict = "meets" if lat["p99"] < grace_target else "MISSES"
             print(
                 f"    receive -> ordered topic: p50 {lat['p50']:.0f} ms, p99 {lat['p99']:.0f} ms, "

@@ -51,8 +51,9 @@ def _delivered(scenario: Scenario) -> list[tuple[bytes, bytes, Any]]:
 
 
 def _table_dbs(data_dir: Path) -> list[Path]:
-    """The per-partition RocksDB databases of the worker's tables (Faust's `tabledir`)."""
-    return sorted(data_dir.glob("v*/tables/*.db"))
+    """The per-partition RocksDB databases of the worker's tables (Faust's `tabledir`, under
+    a directory named after the app id)."""
+    return sorted(data_dir.glob("*/v*/tables/*.db"))
 
 
 def _values(db_path: Path) -> dict[bytes, bytes]:
