@@ -16,20 +16,11 @@ from processors.entity import Policy, accept, new_log
 from processors.rows import Defaults, RowError, decode_row, encode_row, exact
 from schemas.event import EntityKind, Event, TimeSource
 from tests.unit.event_builders import AGENT, agent_event, leg_event, task_event
+from tests.unit.json_strategies import json_text
+from tests.unit.json_strategies import json_values as json_values_of
 
-text = st.text(st.characters(codec="utf-8"), max_size=10)
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | text
-)
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
-    max_leaves=8,
-)
+text = json_text(10)
+json_values = json_values_of(text_size=10, width=3, leaves=8)
 TYPES = [
     "agent:login",
     "agent:state_change",

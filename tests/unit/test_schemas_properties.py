@@ -13,6 +13,8 @@ from schemas.cloudevent import SchemaError, parse_event, parse_event_bytes
 from schemas.event import EntityKind, Event, TimeSource
 from schemas.files import cloudevent_schema, event_schema
 from schemas.models import EVENT_TYPES, MAX_EPOCH_MS, typed_data
+from tests.unit.json_strategies import json_text
+from tests.unit.json_strategies import json_values as json_values_of
 
 ENVELOPE = Draft202012Validator(cloudevent_schema())
 EVENT_VALIDATORS = {t: Draft202012Validator(event_schema(t)) for t in EVENT_TYPES}
@@ -29,21 +31,9 @@ RESERVED = {
     "comciscotimestamp",
     "wxccstreamreconciled",
 }
-# orjson refuses lone surrogates, and JSON bodies cannot carry them anyway.
-text = st.text(st.characters(codec="utf-8"), max_size=12)
+text = json_text(12)
 ids = st.text(st.characters(codec="utf-8"), min_size=1, max_size=12)
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | text
-)
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
-    max_leaves=12,
-)
+json_values = json_values_of(text_size=12, width=4, leaves=12)
 times = st.integers(min_value=0, max_value=MAX_EPOCH_MS)
 digit_strings = st.from_regex(r"\A[0-9]{1,18}\Z")
 
