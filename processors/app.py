@@ -21,7 +21,7 @@ from processors.web import register_web
 from wxcc_stream.partitioning import KeyPartitioner
 from wxcc_stream.settings import Settings
 
-__all__ = ["app_id", "build_app", "resolve_store"]
+__all__ = ["app_data_dir", "app_id", "build_app", "resolve_store"]
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +71,20 @@ def app_id(settings: Settings) -> str:
     return f"{settings.topic.prefix}.{settings.worker.app_id}"
 
 
+def app_data_dir(settings: Settings) -> Path:
+    """This app's directory under the worker data dir (its RocksDB tables live there)."""
+    # one directory per app id: tables of another topic prefix or app id (same table
+    # names) must never be opened as this app's
+    return Path(settings.worker.data_dir) / app_id(settings)
+
+
 def build_app(settings: Settings) -> faust.App:
     """A Faust app with the processors' topics, tables, agents, timers and web views."""
     w = settings.worker
     # where a raw record's entity lives (Kafka's key partitioning, remembered per key)
     partitioner = KeyPartitioner()
     store = resolve_store(w.store)
-    # one directory per app id: tables of another topic prefix or app id (same table
-    # names) must never be opened as this app's
-    data_dir = Path(w.data_dir) / app_id(settings)
+    data_dir = app_data_dir(settings)
     if store.startswith("rocksdb"):
         log.info("table store: RocksDB under %s (one worker per data dir)", data_dir)
     else:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import logging
-from typing import Any
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
 
 from wxcc_stream.gc_tuning import tune_garbage_collector
 from wxcc_stream.settings import Settings, SettingsError, with_overrides
@@ -103,16 +107,42 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+def lock_data_dir(path: Path) -> TextIO | None:
+    """An exclusive lock on the data dir, held while the returned file stays open; None
+    when another process holds it (RocksDB would otherwise retry its own lock for 30 s and
+    then crash with an I/O error)."""
+    path.mkdir(parents=True, exist_ok=True)
+    handle = (path / "worker.lock").open("a")  # not "w": the holder's pid stays readable
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Build the app from settings and run a Faust worker until stopped."""
     import faust
 
-    from processors.app import app_id, build_app
+    from processors.app import app_data_dir, app_id, build_app
     from processors.entity import PolicyError
     from processors.topology import topic_specs
     from wxcc_stream.kafka_topics import TopicError, ensure_topics
 
     settings = settings_from(args, settings)
+    data_dir = app_data_dir(settings)
+    lock = lock_data_dir(data_dir)
+    if lock is None:
+        print(
+            f"wxcc-stream worker: another worker of {app_id(settings)} uses {data_dir}; give "
+            "each worker its own --data-dir (WXCC_WORKER_DATA_DIR)",
+            file=sys.stderr,
+        )
+        return 2
     loop = _event_loop()
     try:
         app = build_app(settings)

@@ -1,0 +1,47 @@
+"""One worker per data dir: a second one stops at once with a clear message."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from processors.app import app_data_dir
+from wxcc_stream.commands.worker import lock_data_dir
+from wxcc_stream.settings import Settings, with_overrides
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_lock_is_exclusive_and_released_with_its_file(tmp_path: Path) -> None:
+    first = lock_data_dir(tmp_path / "app")
+    assert first is not None
+    assert lock_data_dir(tmp_path / "app") is None
+    assert (tmp_path / "app" / "worker.lock").read_text() == f"{os.getpid()}\n"
+    first.close()
+    again = lock_data_dir(tmp_path / "app")
+    assert again is not None
+    again.close()
+
+
+def test_a_second_worker_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    settings = Settings()
+    settings = with_overrides(
+        settings, worker=with_overrides(settings.worker, data_dir=str(tmp_path))
+    )
+    held = lock_data_dir(app_data_dir(settings))
+    assert held is not None
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WXCC_")}
+        # nothing listens there: the worker must stop before it tries to reach Kafka
+        env["WXCC_KAFKA_BOOTSTRAP"] = "127.0.0.1:9"
+        done = subprocess.run(
+            [sys.executable, "-m", "wxcc_stream.cli", "worker", "--data-dir", str(tmp_path)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        held.close()
+    assert done.returncode == 2, done.stderr
+    assert "another worker of wxcc.wxcc-stream uses" in done.stderr
+    assert "--data-dir" in done.stderr
