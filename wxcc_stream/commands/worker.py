@@ -72,7 +72,9 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--data-dir", default=None,
-        help="local state directory (env WXCC_WORKER_DATA_DIR, default var/worker)",
+        help="local state: the RocksDB tables, under a directory per app id; one worker "
+        "per data dir (env WXCC_WORKER_DATA_DIR, default var/worker; the table store is "
+        "WXCC_WORKER_STORE: auto = RocksDB when installed, or memory://)",
     )  # fmt: skip
     parser.set_defaults(handler=run)
 
