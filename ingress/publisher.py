@@ -12,12 +12,12 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import murmur2
 from aiokafka.structs import TopicPartition
 
 from ingress.errors import PublishError
 from ingress.records import OutRecord
 from wxcc_stream.kafka_topics import TopicError, TopicSpec, ensure_topics
+from wxcc_stream.partitioning import KeyPartitioner
 from wxcc_stream.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 COMPRESSIONS = ("lz4", "zstd", "snappy", "gzip", "none")
 # Room for the record's headers and batch overhead on top of the largest body.
 _RECORD_OVERHEAD = 64 * 1024
-_MAX_CACHED_KEYS = 100_000
 
 
 class RawPublisher(Protocol):
@@ -78,21 +77,6 @@ class KafkaConfig:
             linger_ms=ingress.linger_ms,
             max_record_bytes=ingress.max_body_bytes * 2 + _RECORD_OVERHEAD,
         )
-
-
-def partition_of(key: bytes, partitions: Sequence[int], cache: dict[bytes, int]) -> int:
-    """Kafka's default key partitioning (murmur2, as the Java client and aiokafka do), with
-    each key's hash remembered: aiokafka's murmur2 is pure Python, and entity ids repeat."""
-    return partitions[_key_hash(key, cache) % len(partitions)]
-
-
-def _key_hash(key: bytes, cache: dict[bytes, int]) -> int:
-    idx = cache.get(key)
-    if idx is None:
-        if len(cache) >= _MAX_CACHED_KEYS:
-            cache.clear()
-        idx = cache[key] = murmur2(key) & 0x7FFFFFFF
-    return idx
 
 
 class _Waiter:
@@ -152,7 +136,8 @@ class KafkaRawPublisher:
         # each topic's lanes in partition order, until the next metadata update
         self._topic_lanes: dict[str, list[_Lane]] = {}
         self._queued = 0
-        self._hashes: dict[bytes, int] = {}
+        # Kafka's default key partitioning, each key's hash remembered (ids repeat all day)
+        self._partitioner = KeyPartitioner()
 
     async def start(self) -> None:
         """Create missing topics, then start the producer (fails if Kafka is unreachable)."""
@@ -228,7 +213,7 @@ class KafkaRawPublisher:
             if record.key is None:
                 lane = lanes[random.randrange(len(lanes))]
             else:
-                lane = lanes[_key_hash(record.key, self._hashes) % len(lanes)]
+                lane = lanes[self._partitioner.partition_of(record.key, len(lanes))]
             lane.queue.append((record, waiter))
             self._queued += 1
             if lane.drainer is None:

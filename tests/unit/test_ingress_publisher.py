@@ -7,17 +7,19 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingress.publisher import KafkaConfig, partition_of
+from ingress.publisher import KafkaConfig
+from wxcc_stream.partitioning import KeyPartitioner
 from wxcc_stream.settings import SettingsError, load_settings, with_overrides
 
 
 @given(keys=st.lists(st.binary(max_size=40), max_size=30), count=st.integers(1, 64))
 def test_partitioning_matches_kafkas_default_partitioner(keys: list[bytes], count: int) -> None:
+    """The ingress places a record at `partition_of(key, partitions)` of its partitioner."""
     partitions = list(range(count))
-    cache: dict[bytes, int] = {}
+    partitioner = KeyPartitioner()
     default = DefaultPartitioner()
     for key in keys + keys:  # the second pass is answered from the cache
-        assert partition_of(key, partitions, cache) == default(key, partitions, partitions)
+        assert partitioner.partition_of(key, count) == default(key, partitions, partitions)
 
 
 def test_kafka_config_from_settings() -> None:
