@@ -174,13 +174,8 @@ async def receive(request: web.Request) -> web.Response:
         return await _refuse(request, state, body, decision, received_at)
     topic = state.raw_topic
     events = decision.events
-    if decision.mode is Mode.BATCH:
-        label = "batch"
-        records = [raw_record(topic, a.event, a.value, received_at=received_at) for a in events]
-    else:
-        admitted = events[0]
-        label = type_label(admitted.event.type)
-        records = [raw_record(topic, admitted.event, admitted.value, received_at=received_at)]
+    label = "batch" if decision.mode is Mode.BATCH else type_label(events[0].event.type)
+    records = [raw_record(topic, a.event, a.value, received_at=received_at) for a in events]
     started = time.perf_counter()
     failure = await _store(state, records)
     if failure is not None:
