@@ -1,16 +1,28 @@
-"""The baseline: a bare aiohttp app that reads the body and answers 202 (same loop as the
-ingress: uvloop when installed). `python -m bench.ingress.bare --port N`."""
+"""The baselines: a bare aiohttp app that reads the body and answers 202 (same loop as the
+ingress: uvloop when installed); with `--checks`, it first runs the ingress's checks and
+builds its Kafka records (`admit`, `raw_record`) without storing anything, to show what
+the checks cost apart from Kafka. `python -m bench.ingress.bare --port N [--checks]`
+(the checks read WXCC_INGRESS_SECRETS like the ingress does)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ingress.admission import Accepted, admit
 from ingress.main import loop_factory
+from ingress.policy import AdmissionPolicy
+from ingress.records import raw_record
+from wxcc_stream.settings import load_settings
 
 _BODY = b'{"accepted":1}'
+_REFUSED = b'{"refused":1}'
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 async def accept(request: web.Request) -> web.Response:
@@ -18,9 +30,28 @@ async def accept(request: web.Request) -> web.Response:
     return web.Response(status=202, body=_BODY, content_type="application/json")
 
 
-async def serve(host: str, port: int, path: str) -> None:
+def checking() -> Handler:
+    """A handler that admits the delivery as the ingress does, then answers 202 (or 400)."""
+    settings = load_settings()
+    policy = AdmissionPolicy.from_settings(settings.ingress)
+    topic = settings.topic.raw
+
+    async def check(request: web.Request) -> web.Response:
+        body = await request.read()
+        now_ms = time.time_ns() // 1_000_000  # the ingress's receive clock
+        decision = admit(body, request.headers, policy, now_ms=now_ms)
+        if not isinstance(decision, Accepted):
+            return web.Response(status=400, body=_REFUSED, content_type="application/json")
+        for admitted in decision.events:
+            raw_record(topic, admitted.event, admitted.value, received_at=now_ms)
+        return web.Response(status=202, body=_BODY, content_type="application/json")
+
+    return check
+
+
+async def serve(host: str, port: int, path: str, *, checks: bool) -> None:
     app = web.Application()
-    app.router.add_post(path, accept)
+    app.router.add_post(path, checking() if checks else accept)
     app.router.add_get("/healthz", lambda request: accept_get())
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -37,9 +68,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", default="/webhooks/wxcc")
+    parser.add_argument("--checks", action="store_true", help="run the ingress's checks first")
     args = parser.parse_args()
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(serve(args.host, args.port, args.path))
+        runner.run(serve(args.host, args.port, args.path, checks=args.checks))
 
 
 if __name__ == "__main__":

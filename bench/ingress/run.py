@@ -4,7 +4,9 @@
 
 1. a Kafka broker: `--bootstrap`, else a private one started from the official jars;
 2. the bare handler (`bench/ingress/bare.py`) in its own process, driven by wrk for
-   `--duration` seconds: events/s, p50, p99;
+   `--duration` seconds: events/s, p50, p99; then the same handler running the ingress's
+   checks first (signature, schema, records; nothing stored), to split the ingress's
+   cost between its checks and Kafka's client;
 3. the real ingress (`wxcc-stream ingress`: signature check, schema, Kafka acks=all,
    idempotent, lz4) in its own process, driven the same way;
 4. the ingress again, paced at half the bare rate (wrk's `delay()` hook spreads each
@@ -51,6 +53,7 @@ SUB = "bench-subscription"
 SECRET = "bench-secret-0123456789abcdef0123456789"
 ORG = "9dcb8657-ffad-45a1-9d8c-2f66e3b64f08"
 ROOT = Path(__file__).resolve().parents[2]
+CHECKS_ONLY = "bare + ingress checks, no Kafka"
 
 
 @dataclass(frozen=True)
@@ -279,6 +282,13 @@ def report(results: dict[str, WrkResult], load: tuple[float, float]) -> None:
         print(line if broker_cpu is None else f"{line} {broker_cpu:>18.0f}")
     ratio = ing.rps / bare.rps if bare.rps else 0.0
     print(f"\ningress / bare throughput: {ratio:.0%} (target >= 60%)")
+    checks = results.get(CHECKS_ONLY)
+    if checks is not None and bare.rps:
+        print(
+            f"checks alone, without Kafka: {checks.rps / bare.rps:.0%} of the bare throughput "
+            f"(+{checks.cpu_us_per_request - bare.cpu_us_per_request:.0f} us CPU per request; "
+            f"Kafka's client adds {ing.cpu_us_per_request - checks.cpu_us_per_request:.0f} us more)"
+        )
     print(f"ingress p99 at half the bare rate: {paced.p99_ms:.2f} ms (target < 25 ms)")
     cpu = ing.cpu_us_per_request / bare.cpu_us_per_request if bare.cpu_us_per_request else 0
     print(f"server CPU per request, ingress / bare: {cpu:.2f}x")
@@ -311,16 +321,18 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, WrkResult] = {}
     load_before = os.getloadavg()[0]
     with broker_and_pid(args.bootstrap, workdir) as (bootstrap, broker_pid):
-        port = free_port()
-        with process([sys.executable, "-m", "bench.ingress.bare", "--port", str(port)], env,
-                     workdir / "bare.log") as bare:  # fmt: skip
-            wait_http(f"http://127.0.0.1:{port}/healthz")
-            url = f"http://127.0.0.1:{port}{PATH}"
-            run_wrk(url, flat, duration_s=2, connections=args.connections)  # warm-up
-            results["bare 202 handler"] = run_wrk(
-                url, flat, duration_s=args.duration, connections=args.connections,
-                server_pid=bare.pid, broker_pid=broker_pid,
-            )  # fmt: skip
+        for name, flags in (("bare 202 handler", []), (CHECKS_ONLY, ["--checks"])):
+            port = free_port()
+            cmd = [sys.executable, "-m", "bench.ingress.bare", "--port", str(port), *flags]
+            bare_env = {**env, "WXCC_INGRESS_SECRETS": f"{SUB}={SECRET}"}
+            with process(cmd, bare_env, workdir / f"bare{'-checks' if flags else ''}.log") as bare:
+                wait_http(f"http://127.0.0.1:{port}/healthz")
+                url = f"http://127.0.0.1:{port}{PATH}"
+                run_wrk(url, flat, duration_s=2, connections=args.connections)  # warm-up
+                results[name] = run_wrk(
+                    url, flat, duration_s=args.duration, connections=args.connections,
+                    server_pid=bare.pid, broker_pid=broker_pid,
+                )  # fmt: skip
         prefix = f"bench{uuid.uuid4().hex[:8]}"
         ingress_env = {
             **env,
