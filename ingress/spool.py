@@ -18,11 +18,12 @@ import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, TextIO, TypeVar
 
 from ingress.errors import PublishError, SpoolError
 from ingress.publisher import RawPublisher
 from ingress.records import OutRecord
+from wxcc_stream.dir_lock import holder_of, lock_directory
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -33,6 +34,7 @@ _U32 = struct.Struct(">I")
 _I32 = struct.Struct(">i")
 LOG_NAME = "spool.log"
 POS_NAME = "spool.pos"
+LOCK_NAME = "spool.lock"
 
 
 # --- framing (pure) --------------------------------------------------------------------------
@@ -123,6 +125,7 @@ class Spool:
         self._on_depth = on_depth or (lambda depth: None)
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-io")
         self._log: BinaryIO | None = None
+        self._dir_lock: TextIO | None = None
         self._read_pos = 0  # first byte not yet in Kafka
         self._end = 0  # end of what is durably written
         self._depth = 0
@@ -146,7 +149,13 @@ class Spool:
     # -- blocking file work, always on the spool's own thread --
 
     def _open_sync(self) -> tuple[int, int, int]:
-        self._dir.mkdir(parents=True, exist_ok=True)
+        self._dir_lock = lock_directory(self._dir, LOCK_NAME)
+        if self._dir_lock is None:
+            raise SpoolError(
+                f"spool directory {self._dir} is in use by another ingress process "
+                f"(pid {holder_of(self._dir, LOCK_NAME)}): give each ingress process its own "
+                "WXCC_INGRESS_SPOOL_DIR (--spool-dir)"
+            )
         log_path = self._dir / LOG_NAME
         pos_path = self._dir / POS_NAME
         self._log = open(log_path, "a+b")  # noqa: SIM115 (kept open for the spool's life)
@@ -247,6 +256,8 @@ class Spool:
         await self._inner.stop()
         if self._log is not None:
             await asyncio.get_running_loop().run_in_executor(self._io, self._log.close)
+        if self._dir_lock is not None:
+            self._dir_lock.close()  # the next ingress on this directory may start now
         self._io.shutdown(wait=True)
 
     async def ready(self) -> bool:

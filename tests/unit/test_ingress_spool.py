@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingress.errors import PublishError
+from ingress.errors import PublishError, SpoolError
 from ingress.memory import MemoryPublisher
 from ingress.records import OutRecord
-from ingress.spool import LOG_NAME, Spool, decode_frames, encode_record
+from ingress.spool import LOCK_NAME, LOG_NAME, Spool, decode_frames, encode_record
+from tests.unit.cli_runs import run_without_kafka
+from wxcc_stream.broker.process import free_port
+from wxcc_stream.dir_lock import lock_directory
 
 records_st = st.builds(
     OutRecord,
@@ -153,3 +157,35 @@ async def test_an_unwritable_spool_fails_the_publish(tmp_path: Path) -> None:
     spool = make(target, inner)
     with pytest.raises(PublishError.__base__):  # IngressError: SpoolError
         await spool.start()
+
+
+async def test_a_spool_directory_serves_one_ingress_at_a_time(tmp_path: Path) -> None:
+    first = make(tmp_path, MemoryPublisher())
+    await first.start()
+    second = make(tmp_path, MemoryPublisher())
+    with pytest.raises(
+        SpoolError, match=rf"in use by another ingress process \(pid {os.getpid()}\)"
+    ):
+        await second.start()
+    await second.stop()
+    await first.publish([rec(1)])
+    await first.stop()
+    third = make(tmp_path, MemoryPublisher())
+    await third.start()  # the directory is free again once its holder stopped
+    await third.stop()
+
+
+def test_a_second_ingress_on_the_same_spool_directory_stops_with_a_message(
+    tmp_path: Path,
+) -> None:
+    held = lock_directory(tmp_path, LOCK_NAME)
+    assert held is not None
+    try:
+        done = run_without_kafka(
+            "ingress", "--spool-dir", str(tmp_path), "--port", str(free_port())
+        )
+    finally:
+        held.close()
+    assert done.returncode == 1, done.stderr
+    assert f"spool directory {tmp_path} is in use by another ingress process" in done.stderr
+    assert "WXCC_INGRESS_SPOOL_DIR" in done.stderr

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from processors.app import app_data_dir
+from tests.unit.cli_runs import run_without_kafka
 from wxcc_stream.commands.worker import lock_data_dir
 from wxcc_stream.settings import Settings, with_overrides
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_lock_is_exclusive_and_released_with_its_file(tmp_path: Path) -> None:
@@ -33,15 +30,10 @@ def test_a_second_worker_on_the_same_data_dir_is_refused(tmp_path: Path) -> None
     held = lock_data_dir(app_data_dir(settings))
     assert held is not None
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WXCC_")}
-        # nothing listens there: the worker must stop before it tries to reach Kafka
-        env["WXCC_KAFKA_BOOTSTRAP"] = "127.0.0.1:9"
-        done = subprocess.run(
-            [sys.executable, "-m", "wxcc_stream.cli", "worker", "--data-dir", str(tmp_path)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        # the worker must stop before it tries to reach Kafka
+        done = run_without_kafka("worker", "--data-dir", str(tmp_path))
     finally:
         held.close()
     assert done.returncode == 2, done.stderr
-    assert "another worker of wxcc.wxcc-stream uses" in done.stderr
+    assert f"another worker of wxcc.wxcc-stream (pid {os.getpid()}) uses" in done.stderr
     assert "--data-dir" in done.stderr

@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
             "  WXCC_INGRESS_TIMESTAMP_TOLERANCE_MS  v2 replay window (default 300000)\n"
             "  WXCC_INGRESS_PUBLISH_DEADLINE_MS  Kafka deadline before 503 (default 2000)\n"
             "  WXCC_INGRESS_MAX_BODY_BYTES       413 above this (default 1048576)\n"
-            "  WXCC_INGRESS_SPOOL_DIR            durable spool directory (default: none)\n"
+            "  WXCC_INGRESS_SPOOL_DIR            durable spool directory, one per process (none)\n"
             "  WXCC_INGRESS_COMPRESSION          lz4, zstd, snappy, gzip or none (default lz4)\n"
             "  WXCC_INGRESS_LINGER_MS            producer wait for a fuller batch (default 0)\n"
             "  WXCC_KAFKA_BOOTSTRAP, WXCC_TOPIC_PREFIX, WXCC_TOPIC_PARTITIONS"
@@ -48,7 +48,9 @@ def register(subparsers: Any) -> None:
         "--path", help="webhook path (env WXCC_INGRESS_PATH, default /webhooks/wxcc)"
     )
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
-    parser.add_argument("--spool-dir", help="enable the durable spool in this directory")
+    parser.add_argument(
+        "--spool-dir", help="enable the durable spool in this directory (one process each)"
+    )
     parser.set_defaults(handler=run)
 
 

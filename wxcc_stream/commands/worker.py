@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from wxcc_stream.dir_lock import holder_of, lock_directory
 from wxcc_stream.gc_tuning import tune_garbage_collector
 from wxcc_stream.settings import Settings, SettingsError, with_overrides
 
@@ -109,21 +108,13 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+WORKER_LOCK = "worker.lock"
+
+
 def lock_data_dir(path: Path) -> TextIO | None:
-    """An exclusive lock on the data dir, held while the returned file stays open; None
-    when another process holds it (RocksDB would otherwise retry its own lock for 30 s and
-    then crash with an I/O error)."""
-    path.mkdir(parents=True, exist_ok=True)
-    handle = (path / "worker.lock").open("a")  # not "w": the holder's pid stays readable
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    handle.truncate(0)
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
-    return handle
+    """An exclusive lock on the data dir (see `wxcc_stream.dir_lock`); None when another
+    worker holds it."""
+    return lock_directory(path, WORKER_LOCK)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -140,8 +131,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     lock = lock_data_dir(data_dir)
     if lock is None:
         print(
-            f"wxcc-stream worker: another worker of {app_id(settings)} uses {data_dir}; give "
-            "each worker its own --data-dir (WXCC_WORKER_DATA_DIR)",
+            f"wxcc-stream worker: another worker of {app_id(settings)} (pid "
+            f"{holder_of(data_dir, WORKER_LOCK)}) uses {data_dir}; give each worker its own "
+            "--data-dir (WXCC_WORKER_DATA_DIR)",
             file=sys.stderr,
         )
         return 2
