@@ -103,9 +103,15 @@ def an_event(draw: st.DrawFn, kind: EntityKind, ce_id: str) -> Event:
 
 
 def identity_state(event: Event) -> str:
+    """The contract's `state`: agent id and lower-cased state for agent events (two agents'
+    legs of one task can reach one state in the same ms), the file path for a capture."""
     if event.type.startswith("agent:"):
         state = event.data.get("currentState")
-        return state.lower() if isinstance(state, str) else ""
+        agent = event.data.get("agentId")
+        return (
+            f"{agent if isinstance(agent, str) else ''}/"
+            f"{state.lower() if isinstance(state, str) else ''}"
+        )
     if event.type == "capture:available":
         return str(event.data.get("filePath", ""))
     return ""
