@@ -18,16 +18,21 @@ class MemoryPublisher:
         self.delay_s = 0.0
         self.started = False
         self.stopped = False
+        self.in_flight = 0  # publish calls not finished yet
 
     async def start(self) -> None:
         self.started = True
 
     async def publish(self, records: Sequence[OutRecord]) -> None:
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        if self.failing or self.stopped:
-            raise PublishError("memory publisher is failing")
-        self.records.extend(records)
+        self.in_flight += 1
+        try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            if self.failing or self.stopped:
+                raise PublishError("memory publisher is failing")
+            self.records.extend(records)
+        finally:
+            self.in_flight -= 1
 
     async def ready(self) -> bool:
         return self.started and not self.failing and not self.stopped

@@ -120,13 +120,16 @@ async def test_verification_off_is_explicit_and_warned_about(
 
 async def test_shutdown_waits_for_in_flight_deliveries_then_stops_the_publisher() -> None:
     publisher = MemoryPublisher()
-    publisher.delay_s = 0.3
+    publisher.delay_s = 1.0  # time for all ten to arrive, on a busy machine too
     running = await start_ingress(
-        ingress_settings(BASE, publish_deadline_ms=2000), publisher=publisher
+        ingress_settings(BASE, publish_deadline_ms=3000), publisher=publisher
     )
     docs = [new_event() for _ in range(10)]
     tasks = [asyncio.create_task(post(running.url, d)) for d in docs]
-    await asyncio.sleep(0.1)  # all ten are in flight
+    # all ten reached the store (a request not received yet is refused by a shutdown)
+    while publisher.in_flight < len(docs):
+        assert not any(t.done() for t in tasks), [t.result() for t in tasks if t.done()]
+        await asyncio.sleep(0.01)
     await running.stop()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     statuses = [r[0] for r in results if isinstance(r, tuple)]
