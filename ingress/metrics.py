@@ -19,6 +19,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from schemas.models import EVENT_TYPES
+from wxcc_stream.process_metrics import register_process_metrics
 
 # Label values come from a fixed set so a sender cannot blow up the series count.
 KNOWN_TYPES = frozenset(EVENT_TYPES) | frozenset(
@@ -44,7 +45,10 @@ class IngressMetrics:
     """Requests by status and type, publish latency, dead letters by reason, spool depth."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
+        if registry is None:
+            registry = CollectorRegistry()
+            register_process_metrics(registry)
+        self.registry = registry
         self.requests: dict[tuple[int, str], int] = {}
         self.events: dict[str, int] = {}
         self.deadlettered: dict[str, int] = {}

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from wxcc_stream.process_metrics import register_process_metrics
+
 __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
 
 # The Prometheus text format; aiohttp takes the charset separately (it is UTF-8).
@@ -47,6 +49,7 @@ class WorkerMetrics:
     def create(cls) -> WorkerMetrics:
         """A fresh registry with every metric registered on it."""
         r = CollectorRegistry(auto_describe=True)
+        register_process_metrics(r)
         ns = "wxcc_worker"
         stream = ("stream",)
         tp = ("topic", "partition")
