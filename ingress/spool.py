@@ -178,6 +178,15 @@ class Spool:
             os.fsync(self._log.fileno())
         return read_pos, end, len(records)
 
+    def _close_sync(self) -> None:
+        """Close the log, then give the directory up to the next ingress."""
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._dir_lock is not None:
+            self._dir_lock.close()
+            self._dir_lock = None
+
     def _append_sync(self, data: bytes) -> None:
         assert self._log is not None
         self._log.seek(0, os.SEEK_END)
@@ -224,15 +233,20 @@ class Spool:
         """Start the inner publisher, recover the spool left by a previous run, drain it."""
         loop = asyncio.get_running_loop()
         try:
-            read_pos, end, depth = await loop.run_in_executor(self._io, self._open_sync)
-        except OSError as err:
-            raise SpoolError(f"cannot open spool at {self._dir}: {err}") from err
-        self._read_pos, self._end = read_pos, end
-        self._set_depth(depth)
-        if depth:
-            log.warning("spool: %d records from a previous run wait for Kafka", depth)
-            self._spooling = True
-        await self._inner.start()
+            try:
+                read_pos, end, depth = await loop.run_in_executor(self._io, self._open_sync)
+            except OSError as err:
+                raise SpoolError(f"cannot open spool at {self._dir}: {err}") from err
+            self._read_pos, self._end = read_pos, end
+            self._set_depth(depth)
+            if depth:
+                log.warning("spool: %d records from a previous run wait for Kafka", depth)
+                self._spooling = True
+            await self._inner.start()
+        except BaseException:
+            # a failed start holds nothing: the directory is free for the next try
+            await loop.run_in_executor(self._io, self._close_sync)
+            raise
         self._drainer = asyncio.create_task(self._drain_loop(), name="spool-drain")
         self._wake.set()
 
@@ -254,10 +268,7 @@ class Spool:
                 await asyncio.wait({self._drainer}, timeout=0.1)
             await asyncio.gather(self._drainer, return_exceptions=True)
         await self._inner.stop()
-        if self._log is not None:
-            await asyncio.get_running_loop().run_in_executor(self._io, self._log.close)
-        if self._dir_lock is not None:
-            self._dir_lock.close()  # the next ingress on this directory may start now
+        await asyncio.get_running_loop().run_in_executor(self._io, self._close_sync)
         self._io.shutdown(wait=True)
 
     async def ready(self) -> bool:

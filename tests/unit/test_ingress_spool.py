@@ -175,6 +175,23 @@ async def test_a_spool_directory_serves_one_ingress_at_a_time(tmp_path: Path) ->
     await third.stop()
 
 
+class Unreachable(MemoryPublisher):
+    """A store that cannot be reached at start."""
+
+    async def start(self) -> None:
+        raise PublishError("unreachable")
+
+
+async def test_a_failed_start_leaves_the_spool_directory_free(tmp_path: Path) -> None:
+    failed = make(tmp_path, Unreachable())  # still referenced: its files are not collected
+    with pytest.raises(PublishError):
+        await failed.start()
+    again = make(tmp_path, MemoryPublisher())
+    await again.start()  # not "in use by another ingress process"
+    await again.stop()
+    await failed.stop()
+
+
 def test_a_second_ingress_on_the_same_spool_directory_stops_with_a_message(
     tmp_path: Path,
 ) -> None:
