@@ -321,11 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, WrkResult] = {}
     load_before = os.getloadavg()[0]
     with broker_and_pid(args.bootstrap, workdir) as (bootstrap, broker_pid):
-        for name, flags in (("bare 202 handler", []), (CHECKS_ONLY, ["--checks"])):
+        bare_env = {**env, "WXCC_INGRESS_SECRETS": f"{SUB}={SECRET}"}  # for --checks
+        baselines = (("bare 202 handler", "bare", []), (CHECKS_ONLY, "bare-checks", ["--checks"]))
+        for name, log_name, flags in baselines:
             port = free_port()
             cmd = [sys.executable, "-m", "bench.ingress.bare", "--port", str(port), *flags]
-            bare_env = {**env, "WXCC_INGRESS_SECRETS": f"{SUB}={SECRET}"}
-            with process(cmd, bare_env, workdir / f"bare{'-checks' if flags else ''}.log") as bare:
+            with process(cmd, bare_env, workdir / f"{log_name}.log") as bare:
                 wait_http(f"http://127.0.0.1:{port}/healthz")
                 url = f"http://127.0.0.1:{port}{PATH}"
                 run_wrk(url, flat, duration_s=2, connections=args.connections)  # warm-up
