@@ -4,6 +4,6 @@ Pure modules (`policy`, `signature`, `admission`, `records`, `problems`) decide;
 shell (`publisher`, `spool`, `app`, `main`) talks to Kafka, the disk and HTTP.
 """
 
-from ingress.errors import IngressError, PublishError, SpoolError
+from wxcc_stream.ingress.errors import IngressError, PublishError, SpoolError
 
 __all__ = ["IngressError", "PublishError", "SpoolError"]

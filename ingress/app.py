@@ -18,16 +18,16 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ingress.admission import Accepted, Mode, admit
-from ingress.deadline import Deadlines
-from ingress.errors import IngressError
-from ingress.metrics import IngressMetrics, type_label
-from ingress.policy import AdmissionPolicy
-from ingress.problems import PROBLEM_CONTENT_TYPE, Reason, Rejection, problem_body
-from ingress.publisher import KafkaConfig, KafkaRawPublisher, RawPublisher
-from ingress.records import OutRecord, deadletter_record, raw_record
-from ingress.spool import Spool
-from wxcc_stream.settings import Settings
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.ingress.admission import Accepted, Mode, admit
+from wxcc_stream.ingress.deadline import Deadlines
+from wxcc_stream.ingress.errors import IngressError
+from wxcc_stream.ingress.metrics import IngressMetrics, type_label
+from wxcc_stream.ingress.policy import AdmissionPolicy
+from wxcc_stream.ingress.problems import PROBLEM_CONTENT_TYPE, Reason, Rejection, problem_body
+from wxcc_stream.ingress.publisher import KafkaConfig, KafkaRawPublisher, RawPublisher
+from wxcc_stream.ingress.records import OutRecord, deadletter_record, raw_record
+from wxcc_stream.ingress.spool import Spool
 
 log = logging.getLogger("ingress")
 

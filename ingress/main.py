@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from ingress.app import build_app
-from ingress.errors import IngressError
-from wxcc_stream.gc_tuning import tune_garbage_collector
-from wxcc_stream.settings import Settings
+from wxcc_stream.base.gc_tuning import tune_garbage_collector
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.ingress.app import build_app
+from wxcc_stream.ingress.errors import IngressError
 
 log = logging.getLogger("ingress")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from ingress.errors import PublishError
-from ingress.records import OutRecord
+from wxcc_stream.ingress.errors import PublishError
+from wxcc_stream.ingress.records import OutRecord
 
 
 class MemoryPublisher:

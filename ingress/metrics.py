@@ -18,8 +18,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from schemas.models import EVENT_TYPES
-from wxcc_stream.process_metrics import register_process_metrics
+from wxcc_stream.base.process_metrics import register_process_metrics
+from wxcc_stream.schemas.models import EVENT_TYPES
 
 # Label values come from a fixed set so a sender cannot blow up the series count.
 KNOWN_TYPES = frozenset(EVENT_TYPES) | frozenset(

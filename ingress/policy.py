@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from wxcc_stream.settings import IngressSettings, SettingsError
+from wxcc_stream.base.settings import IngressSettings, SettingsError
 
 
 def parse_secrets(text: str) -> Mapping[str, tuple[bytes, ...]]:

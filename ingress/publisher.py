@@ -14,11 +14,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
-from ingress.errors import PublishError
-from ingress.records import OutRecord
-from wxcc_stream.kafka_topics import TopicError, TopicSpec, ensure_topics
-from wxcc_stream.partitioning import KeyPartitioner
-from wxcc_stream.settings import Settings, SettingsError
+from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
+from wxcc_stream.base.partitioning import KeyPartitioner
+from wxcc_stream.base.settings import Settings, SettingsError
+from wxcc_stream.ingress.errors import PublishError
+from wxcc_stream.ingress.records import OutRecord
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ingress.problems import Rejection
-from ingress.signature import SIGNATURE_HEADER
-from schemas.event import Event
+from wxcc_stream.ingress.problems import Rejection
+from wxcc_stream.ingress.signature import SIGNATURE_HEADER
+from wxcc_stream.schemas.event import Event
 
 Headers = tuple[tuple[str, bytes], ...]
 

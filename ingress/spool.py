@@ -20,10 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, TextIO, TypeVar
 
-from ingress.errors import PublishError, SpoolError
-from ingress.publisher import RawPublisher
-from ingress.records import OutRecord
-from wxcc_stream.dir_lock import holder_of, lock_directory
+from wxcc_stream.base.dir_lock import holder_of, lock_directory
+from wxcc_stream.ingress.errors import PublishError, SpoolError
+from wxcc_stream.ingress.publisher import RawPublisher
+from wxcc_stream.ingress.records import OutRecord
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -21,18 +21,18 @@ from typing import Any
 
 from faust.streams import _current_event
 
-from processors.entity import Policy
-from processors.entity_batch import BatchResult, LogCache, Record, Role, process_batch
-from processors.liveness import PartitionHealth, StallDetector
-from processors.metrics import WorkerMetrics
-from processors.outputs import Outgoing
-from processors.positions import Positions
-from processors.rebalance import take_in_order
-from processors.routing import bundle, header_map, shared_partition_count, target_raw
-from processors.topology import Topology
-from schemas.event import EntityKind
-from wxcc_stream.partitioning import KeyPartitioner
-from wxcc_stream.settings import Settings
+from wxcc_stream.base.partitioning import KeyPartitioner
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.processors.entity import Policy
+from wxcc_stream.processors.entity_batch import BatchResult, LogCache, Record, Role, process_batch
+from wxcc_stream.processors.liveness import PartitionHealth, StallDetector
+from wxcc_stream.processors.metrics import WorkerMetrics
+from wxcc_stream.processors.outputs import Outgoing
+from wxcc_stream.processors.positions import Positions
+from wxcc_stream.processors.rebalance import take_in_order
+from wxcc_stream.processors.routing import bundle, header_map, shared_partition_count, target_raw
+from wxcc_stream.processors.topology import Topology
+from wxcc_stream.schemas.event import EntityKind
 
 __all__ = ["ShellContext", "register_agents"]
 

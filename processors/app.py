@@ -10,16 +10,16 @@ from typing import Any
 
 import faust
 
-from processors.agents import ShellContext, register_agents
-from processors.liveness import StallDetector
-from processors.metrics import WorkerMetrics
-from processors.positions import committable
-from processors.rebalance import install_commit_guard
-from processors.ticks import send_ticks
-from processors.topology import Topology, declare_topology
-from processors.web import register_web
-from wxcc_stream.partitioning import KeyPartitioner
-from wxcc_stream.settings import Settings
+from wxcc_stream.base.partitioning import KeyPartitioner
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.processors.agents import ShellContext, register_agents
+from wxcc_stream.processors.liveness import StallDetector
+from wxcc_stream.processors.metrics import WorkerMetrics
+from wxcc_stream.processors.positions import committable
+from wxcc_stream.processors.rebalance import install_commit_guard
+from wxcc_stream.processors.ticks import send_ticks
+from wxcc_stream.processors.topology import Topology, declare_topology
+from wxcc_stream.processors.web import register_web
 
 __all__ = ["app_data_dir", "app_id", "build_app", "resolve_store"]
 

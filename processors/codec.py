@@ -24,12 +24,12 @@ from typing import Any
 
 import orjson
 
-from processors.entity import EntityLog, Held, SortKey, hold
-from processors.errors import ProcessorError
-from processors.kinds import KINDS, ProjectionKind
-from processors.ordering import OTHER_RANK
-from processors.rows import DEFAULT, Defaults, exact
-from schemas.event import EntityKind, Event
+from wxcc_stream.processors.entity import EntityLog, Held, SortKey, hold
+from wxcc_stream.processors.errors import ProcessorError
+from wxcc_stream.processors.kinds import KINDS, ProjectionKind
+from wxcc_stream.processors.ordering import OTHER_RANK
+from wxcc_stream.processors.rows import DEFAULT, Defaults, exact
+from wxcc_stream.schemas.event import EntityKind, Event
 
 FORMAT = 2
 """Version of the encoded layout; bump it (and keep a reader) when the layout changes."""

@@ -35,10 +35,10 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from processors.errors import ProcessorError
-from processors.kinds import KINDS, ProjectionKind, ProjectionState
-from processors.ordering import OTHER_RANK, SemanticIdentity, semantic_identity
-from processors.outcome import (
+from wxcc_stream.processors.errors import ProcessorError
+from wxcc_stream.processors.kinds import KINDS, ProjectionKind, ProjectionState
+from wxcc_stream.processors.ordering import OTHER_RANK, SemanticIdentity, semantic_identity
+from wxcc_stream.processors.outcome import (
     NOTHING,
     BeyondHorizon,
     BeyondReason,
@@ -47,9 +47,9 @@ from processors.outcome import (
     DuplicateReason,
     Outcome,
 )
-from processors.rows import Defaults, decode_row, encode_row
-from projections.fold import document_bytes
-from schemas.event import EntityKind, Event, TimeSource
+from wxcc_stream.processors.rows import Defaults, decode_row, encode_row
+from wxcc_stream.projections.fold import document_bytes
+from wxcc_stream.schemas.event import EntityKind, Event, TimeSource
 
 EventRef = tuple[str, str]
 """(source, id): the vendor's identity of an event."""

@@ -19,8 +19,8 @@ from typing import Any
 
 import orjson
 
-from processors.codec import decode_log, encode_log
-from processors.entity import (
+from wxcc_stream.processors.codec import decode_log, encode_log
+from wxcc_stream.processors.entity import (
     EntityLog,
     Policy,
     accept_many,
@@ -30,11 +30,11 @@ from processors.entity import (
     projection_bytes,
     release_due,
 )
-from processors.ordering import TIEBREAK
-from processors.outcome import Outcome
-from processors.routing import unbundle
-from processors.schedule import Schedule, index_key
-from schemas.event import EntityKind, Event
+from wxcc_stream.processors.ordering import TIEBREAK
+from wxcc_stream.processors.outcome import Outcome
+from wxcc_stream.processors.routing import unbundle
+from wxcc_stream.processors.schedule import Schedule, index_key
+from wxcc_stream.schemas.event import EntityKind, Event
 
 __all__ = ["BatchResult", "LogCache", "Output", "Record", "Role", "Stats", "process_batch"]
 

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from processors.ordering import TIEBREAK
-from projections.agent_state import (
+from wxcc_stream.processors.ordering import TIEBREAK
+from wxcc_stream.projections.agent_state import (
     AgentState,
     agent_document,
     agent_state_from_dict,
@@ -16,7 +16,7 @@ from projections.agent_state import (
     initial_agent_state,
     is_agent_terminal,
 )
-from projections.task_lifecycle import (
+from wxcc_stream.projections.task_lifecycle import (
     TaskLifecycle,
     evolve_task,
     initial_task,
@@ -25,7 +25,7 @@ from projections.task_lifecycle import (
     task_from_dict,
     task_to_dict,
 )
-from schemas.event import EntityKind, Event
+from wxcc_stream.schemas.event import EntityKind, Event
 
 ProjectionState = AgentState | TaskLifecycle
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from wxcc_stream.process_metrics import register_process_metrics
+from wxcc_stream.base.process_metrics import register_process_metrics
 
 __all__ = ["CONTENT_TYPE", "WorkerMetrics"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from schemas.event import EntityKind, Event
+from wxcc_stream.schemas.event import EntityKind, Event
 
 OTHER_RANK = 50
 """Tiebreak rank of any type the contract does not list."""

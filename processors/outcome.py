@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schemas.event import EntityKind, Event
+from wxcc_stream.schemas.event import EntityKind, Event
 
 
 class DuplicateReason(StrEnum):

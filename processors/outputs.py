@@ -15,8 +15,8 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from processors.errors import ProcessorError
-from wxcc_stream.partitioning import KeyPartitioner
+from wxcc_stream.base.partitioning import KeyPartitioner
+from wxcc_stream.processors.errors import ProcessorError
 
 __all__ = ["Outgoing", "OutputError"]
 

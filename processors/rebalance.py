@@ -38,8 +38,8 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from processors.errors import ProcessorError
-from processors.positions import Hole, Positions, TopicPartition
+from wxcc_stream.processors.errors import ProcessorError
+from wxcc_stream.processors.positions import Hole, Positions, TopicPartition
 
 __all__ = [
     "RETRY_REWIND_MS",

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from schemas.cloudevent import SchemaError, entity_keys, parse_event_bytes
-from schemas.event import EntityKind, Event
+from wxcc_stream.schemas.cloudevent import SchemaError, entity_keys, parse_event_bytes
+from wxcc_stream.schemas.event import EntityKind, Event
 
 __all__ = ["Routed", "Targets", "bundle", "header_map", "route_raw", "target_raw", "unbundle"]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from schemas.event import EntityKind, Event, TimeSource
+from wxcc_stream.schemas.event import EntityKind, Event, TimeSource
 
 _SORTED = orjson.OPT_SORT_KEYS
 _USUAL_EXTENSIONS = {"datacontenttype": "application/json"}

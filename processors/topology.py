@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.event import EntityKind
-from wxcc_stream.kafka_topics import TopicSpec
-from wxcc_stream.settings import Settings
+from wxcc_stream.base.kafka_topics import TopicSpec
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.schemas.event import EntityKind
 
 __all__ = [
     "EntityTopology",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from processors.metrics import CONTENT_TYPE
+from wxcc_stream.processors.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
-    from processors.agents import ShellContext
+    from wxcc_stream.processors.agents import ShellContext
 
 __all__ = ["readiness", "register_web"]
 

@@ -4,7 +4,7 @@ No I/O here: each projection is a frozen state, an `evolve(state, event) -> stat
 per event type, and a `*_document(state)` that renders the contract's JSON document.
 """
 
-from projections.agent_state import (
+from wxcc_stream.projections.agent_state import (
     AgentState,
     agent_document,
     agent_state_from_dict,
@@ -12,8 +12,8 @@ from projections.agent_state import (
     evolve_agent,
     initial_agent_state,
 )
-from projections.fold import SCHEMA_VERSION, document_bytes, fold
-from projections.task_lifecycle import (
+from wxcc_stream.projections.fold import SCHEMA_VERSION, document_bytes, fold
+from wxcc_stream.projections.task_lifecycle import (
     Leg,
     TaskLifecycle,
     evolve_task,

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from projections.fold import SCHEMA_VERSION, TimeInState, add_time, lower_state
-from schemas.event import Event
+from wxcc_stream.projections.fold import SCHEMA_VERSION, TimeInState, add_time, lower_state
+from wxcc_stream.schemas.event import Event
 
 LOGGED_OUT = "logged-out"
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
-from schemas.errors import SchemaError
-from schemas.event import EntityKind, Event, TimeSource
-from schemas.models import (
+from wxcc_stream.schemas.errors import SchemaError
+from wxcc_stream.schemas.event import EntityKind, Event, TimeSource
+from wxcc_stream.schemas.models import (
     ORG_ATTRIBUTES,
     RECONCILED_ATTRIBUTE,
     REQUIRED_ATTRIBUTES,

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from schemas.models import EVENT_TYPES
+from wxcc_stream.schemas.models import EVENT_TYPES
 
 PROJECTIONS = ("agent-state", "task-lifecycle")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Self
 
-from schemas.errors import SchemaError, json_kind
+from wxcc_stream.schemas.errors import SchemaError, json_kind
 
 # Epoch milliseconds below 10**18 (year 31 million) keep every time inside int64, which is
 # what orjson and Kafka timestamps can carry; anything larger is garbage, not a date.

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from wxcc_stream.broker import BrokerConfig, LocalBroker, ensure_jars
-from wxcc_stream.broker.process import free_port
-from wxcc_stream.settings import Settings, load_settings, with_overrides
+from wxcc_stream.base.settings import Settings, load_settings, with_overrides
+from wxcc_stream.devtools.broker import BrokerConfig, LocalBroker, ensure_jars
+from wxcc_stream.devtools.broker.process import free_port
 
 # Wall-clock deadlines flake on a shared 2-core machine; CI runs derandomised so a red run
 # is reproducible (local runs keep exploring new examples).

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from wxcc_stream import __version__
-from wxcc_stream.settings import SettingsError, load_settings
+from wxcc_stream.base.settings import SettingsError, load_settings
 
 # Each module registers one subcommand; adding a command is adding a line here.
 COMMAND_MODULES = (

@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ingress.admission import Accepted, admit
-from ingress.main import loop_factory
-from ingress.policy import AdmissionPolicy
-from ingress.records import raw_record
-from wxcc_stream.settings import load_settings
+from wxcc_stream.base.settings import load_settings
+from wxcc_stream.ingress.admission import Accepted, admit
+from wxcc_stream.ingress.main import loop_factory
+from wxcc_stream.ingress.policy import AdmissionPolicy
+from wxcc_stream.ingress.records import raw_record
 
 _BODY = b'{"accepted":1}'
 _REFUSED = b'{"refused":1}'

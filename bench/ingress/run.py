@@ -44,9 +44,9 @@ from pathlib import Path
 
 import orjson
 
-from ingress.signature import sign
-from wxcc_stream.broker import BrokerConfig, LocalBroker, ensure_jars
-from wxcc_stream.broker.process import free_port
+from wxcc_stream.devtools.broker import BrokerConfig, LocalBroker, ensure_jars
+from wxcc_stream.devtools.broker.process import free_port
+from wxcc_stream.ingress.signature import sign
 
 PATH = "/webhooks/wxcc"
 SUB = "bench-subscription"

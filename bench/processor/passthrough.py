@@ -21,7 +21,7 @@ from typing import Any
 import faust
 import orjson
 
-from wxcc_stream.gc_tuning import tune_garbage_collector
+from wxcc_stream.base.gc_tuning import tune_garbage_collector
 
 
 def build(bootstrap: str, topic: str, count: int) -> faust.App:

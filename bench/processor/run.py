@@ -44,13 +44,13 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from processors.codec import decode_log, encode_log
-from processors.entity import EntityLog, Policy, accept_many, drain, new_log
-from schemas.cloudevent import entity_keys, parse_event
-from schemas.event import EntityKind
-from wxcc_stream.broker import BrokerConfig, LocalBroker, ensure_jars
-from wxcc_stream.broker.process import free_port
-from wxcc_stream.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, generate
+from wxcc_stream.devtools.broker import BrokerConfig, LocalBroker, ensure_jars
+from wxcc_stream.devtools.broker.process import free_port
+from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, generate
+from wxcc_stream.processors.codec import decode_log, encode_log
+from wxcc_stream.processors.entity import EntityLog, Policy, accept_many, drain, new_log
+from wxcc_stream.schemas.cloudevent import entity_keys, parse_event
+from wxcc_stream.schemas.event import EntityKind
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 4

@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas.cloudevent import parse_event
-from wxcc_stream.broker.process import free_port
-from wxcc_stream.settings import Settings
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.devtools.broker.process import free_port
+from wxcc_stream.schemas.cloudevent import parse_event
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,6 @@ from typing import Any
 import orjson
 import pytest
 
-from processors.ordering import order_key
-from schemas.event import EntityKind, Event
 from tests.e2e.harness import (
     ProjectionReader,
     WorkerProcess,
@@ -25,8 +23,17 @@ from tests.e2e.harness import (
     raw_records,
     read_topic,
 )
-from wxcc_stream.scenario import HOUR_MS, DamageConfig, Scenario, ScenarioConfig, damage, generate
-from wxcc_stream.settings import Settings, with_overrides
+from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.devtools.scenario import (
+    HOUR_MS,
+    DamageConfig,
+    Scenario,
+    ScenarioConfig,
+    damage,
+    generate,
+)
+from wxcc_stream.processors.ordering import order_key
+from wxcc_stream.schemas.event import EntityKind, Event
 
 pytestmark = pytest.mark.broker
 

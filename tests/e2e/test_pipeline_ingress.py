@@ -24,8 +24,9 @@ import pytest
 
 from tests.e2e.harness import ROOT, ProjectionReader, WorkerProcess, describe_difference
 from tests.integration.test_ingress_support import topic_size
-from wxcc_stream.broker.process import free_port
-from wxcc_stream.scenario import (
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.devtools.broker.process import free_port
+from wxcc_stream.devtools.scenario import (
     DEFAULT_SUBSCRIPTION_ID,
     HOUR_MS,
     DamageConfig,
@@ -34,8 +35,7 @@ from wxcc_stream.scenario import (
     damage,
     generate,
 )
-from wxcc_stream.settings import Settings
-from wxcc_stream.simulator import SendConfig, SigningKeys, check_target, send_events
+from wxcc_stream.devtools.simulator import SendConfig, SigningKeys, check_target, send_events
 
 pytestmark = pytest.mark.broker
 

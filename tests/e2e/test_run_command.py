@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from tests.kafka_helpers import read_all
-from wxcc_stream.broker.process import free_port
+from wxcc_stream.devtools.broker.process import free_port
 
 pytestmark = pytest.mark.broker
 

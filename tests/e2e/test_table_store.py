@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from rocksdict import AccessType, Options, Rdict
 
-from processors.app import app_id, resolve_store
 from tests.e2e.harness import (
     ProjectionReader,
     WorkerProcess,
@@ -24,8 +23,16 @@ from tests.e2e.harness import (
     raw_records,
     read_topic,
 )
-from wxcc_stream.scenario import HOUR_MS, DamageConfig, Scenario, ScenarioConfig, damage, generate
-from wxcc_stream.settings import Settings
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.devtools.scenario import (
+    HOUR_MS,
+    DamageConfig,
+    Scenario,
+    ScenarioConfig,
+    damage,
+    generate,
+)
+from wxcc_stream.processors.app import app_id, resolve_store
 
 DAMAGE = DamageConfig(
     seed=11, shuffle_window_ms=5_000, duplicate_fraction=0.10, late_fraction=0.03,

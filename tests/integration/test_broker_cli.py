@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from wxcc_stream.broker.process import free_port
+from wxcc_stream.devtools.broker.process import free_port
 
 pytestmark = pytest.mark.broker
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.test_ingress_support import SECRETS_SETTING, new_event, signed_headers
 from tests.kafka_helpers import read_all
-from wxcc_stream.broker.process import free_port
+from wxcc_stream.devtools.broker.process import free_port
 
 pytestmark = pytest.mark.broker
 

@@ -24,11 +24,6 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from ingress.admission import subscription_of
-from ingress.policy import parse_secrets
-from ingress.signature import SignatureCheck, sign, verify
-from schemas.cloudevent import parse_event, parse_event_bytes
-from schemas.files import vendor_examples
 from tests.integration.test_ingress_support import (
     EXAMPLE_SECRETS,
     SECRETS_SETTING,
@@ -39,7 +34,12 @@ from tests.integration.test_ingress_support import (
     topic_size,
 )
 from tests.kafka_helpers import read_all
-from wxcc_stream.settings import Settings
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.ingress.admission import subscription_of
+from wxcc_stream.ingress.policy import parse_secrets
+from wxcc_stream.ingress.signature import SignatureCheck, sign, verify
+from wxcc_stream.schemas.cloudevent import parse_event, parse_event_bytes
+from wxcc_stream.schemas.files import vendor_examples
 
 pytestmark = pytest.mark.broker
 

@@ -13,13 +13,6 @@ import pytest
 from cloudevents.core.bindings.http import to_binary_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent
 
-from ingress.admission import subscription_of
-from ingress.memory import MemoryPublisher
-from ingress.publisher import KafkaConfig, KafkaRawPublisher, RawPublisher
-from ingress.records import OutRecord, rfc3339_ms
-from ingress.signature import sign
-from schemas.cloudevent import parse_event_bytes
-from schemas.files import vendor_examples
 from tests.integration.test_ingress_support import (
     EXAMPLE_SECRETS,
     ORG,
@@ -32,7 +25,14 @@ from tests.integration.test_ingress_support import (
     start_ingress,
 )
 from tests.kafka_helpers import read_all
-from wxcc_stream.settings import Settings
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.ingress.admission import subscription_of
+from wxcc_stream.ingress.memory import MemoryPublisher
+from wxcc_stream.ingress.publisher import KafkaConfig, KafkaRawPublisher, RawPublisher
+from wxcc_stream.ingress.records import OutRecord, rfc3339_ms
+from wxcc_stream.ingress.signature import sign
+from wxcc_stream.schemas.cloudevent import parse_event_bytes
+from wxcc_stream.schemas.files import vendor_examples
 
 pytestmark = pytest.mark.broker
 

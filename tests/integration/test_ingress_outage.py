@@ -10,7 +10,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from ingress.app import STATE
 from tests.integration.test_ingress_support import (
     Outcome,
     Running,
@@ -21,8 +20,9 @@ from tests.integration.test_ingress_support import (
     start_ingress,
 )
 from tests.kafka_helpers import read_all
-from wxcc_stream.broker import LocalBroker
-from wxcc_stream.settings import Settings, with_overrides
+from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.devtools.broker import LocalBroker
+from wxcc_stream.ingress.app import STATE
 
 pytestmark = pytest.mark.broker
 

@@ -20,9 +20,9 @@ from tests.integration.test_ingress_support import (
     topic_size,
 )
 from tests.kafka_helpers import read_all
-from wxcc_stream.scenario import DamageConfig, ScenarioConfig, damage, generate
-from wxcc_stream.settings import Settings
-from wxcc_stream.simulator import Progress, SendConfig, SigningKeys, send_events
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.devtools.scenario import DamageConfig, ScenarioConfig, damage, generate
+from wxcc_stream.devtools.simulator import Progress, SendConfig, SigningKeys, send_events
 
 pytestmark = pytest.mark.broker
 

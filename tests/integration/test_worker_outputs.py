@@ -10,9 +10,9 @@ import pytest
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
 
-from processors.outputs import Outgoing
 from tests.kafka_helpers import create_topics, read_all
-from wxcc_stream.partitioning import KeyPartitioner
+from wxcc_stream.base.partitioning import KeyPartitioner
+from wxcc_stream.processors.outputs import Outgoing
 
 pytestmark = pytest.mark.broker
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.event import EntityKind, Event
+from wxcc_stream.schemas.event import EntityKind, Event
 
 SOURCE = "/com/cisco/wxcc/sub-1"
 ORG = "org-1"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from wxcc_stream.broker import BrokerConfig, PortInUseError, render_server_properties
-from wxcc_stream.broker.process import LocalBroker, free_port, new_cluster_id
+from wxcc_stream.devtools.broker import BrokerConfig, PortInUseError, render_server_properties
+from wxcc_stream.devtools.broker.process import LocalBroker, free_port, new_cluster_id
 
 
 def _props(cfg: BrokerConfig) -> dict[str, str]:

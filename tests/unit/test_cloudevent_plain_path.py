@@ -8,14 +8,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.cloudevent import SchemaError, _parse_enveloped, _parse_plain, parse_event
-from schemas.event import Event
 from tests.unit.test_schemas_properties import (
     damaged_events,
     envelope_like,
     json_values,
     valid_events,
 )
+from wxcc_stream.schemas.cloudevent import SchemaError, _parse_enveloped, _parse_plain, parse_event
+from wxcc_stream.schemas.event import Event
 
 
 def reference(raw: Any, received_at: int | None) -> Event | tuple[str, str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from processors.codec import FORMAT, LogDecodeError, decode_log, encode_log
-from processors.entity import (
+from tests.unit.event_builders import AGENT, TASK, agent_event, task_event
+from wxcc_stream.processors.codec import FORMAT, LogDecodeError, decode_log, encode_log
+from wxcc_stream.processors.entity import (
     EntityLog,
     Policy,
     accept,
@@ -15,9 +16,8 @@ from processors.entity import (
     projection_bytes,
     release_due,
 )
-from processors.kinds import KINDS
-from schemas.event import EntityKind
-from tests.unit.event_builders import AGENT, TASK, agent_event, task_event
+from wxcc_stream.processors.kinds import KINDS
+from wxcc_stream.schemas.event import EntityKind
 
 POLICY = Policy(grace_ms=100, flush_timeout_ms=1_000, horizon_ms=1_000)
 SESSION = [

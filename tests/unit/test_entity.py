@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from processors.codec import LogDecodeError, decode_log, encode_log
-from processors.entity import (
+from tests.unit.event_builders import AGENT, TASK, agent_event, leg_event, task_event
+from wxcc_stream.processors.codec import LogDecodeError, decode_log, encode_log
+from wxcc_stream.processors.entity import (
     CHECKPOINT_EVERY,
     EntityLog,
     Policy,
@@ -23,8 +24,8 @@ from processors.entity import (
     projection_bytes,
     release_due,
 )
-from processors.outcome import BeyondReason, DuplicateReason, Outcome
-from projections import (
+from wxcc_stream.processors.outcome import BeyondReason, DuplicateReason, Outcome
+from wxcc_stream.projections import (
     agent_document,
     document_bytes,
     evolve_agent,
@@ -34,8 +35,7 @@ from projections import (
     initial_task,
     task_document,
 )
-from schemas.event import EntityKind, Event, TimeSource
-from tests.unit.event_builders import AGENT, TASK, agent_event, leg_event, task_event
+from wxcc_stream.schemas.event import EntityKind, Event, TimeSource
 
 POLICY = Policy(grace_ms=1_000, flush_timeout_ms=1_000, horizon_ms=10_000)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 
-from processors.codec import decode_log, encode_log
-from processors.entity import (
+from tests.unit.event_builders import AGENT, agent_event
+from tests.unit.test_entity_properties import ENTITY, Case, bounded_cases, cases
+from wxcc_stream.processors.codec import decode_log, encode_log
+from wxcc_stream.processors.entity import (
     EntityLog,
     Policy,
     accept,
@@ -15,11 +17,9 @@ from processors.entity import (
     projection,
     release_due,
 )
-from processors.kinds import KINDS, ProjectionState
-from projections import agent_document, evolve_agent, fold, initial_agent_state
-from schemas.event import EntityKind
-from tests.unit.event_builders import AGENT, agent_event
-from tests.unit.test_entity_properties import ENTITY, Case, bounded_cases, cases
+from wxcc_stream.processors.kinds import KINDS, ProjectionState
+from wxcc_stream.projections import agent_document, evolve_agent, fold, initial_agent_state
+from wxcc_stream.schemas.event import EntityKind
 
 
 def assert_caches_agree(log: EntityLog) -> None:

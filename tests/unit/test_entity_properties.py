@@ -14,10 +14,18 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from processors.codec import decode_log, encode_log
-from processors.entity import EntityLog, Policy, accept_many, new_log, projection_bytes, release_due
-from processors.outcome import Outcome
-from projections import (
+from tests.unit.contract_ranks import AGENT_RANK, STATE_CHANGES, TASK_RANK
+from wxcc_stream.processors.codec import decode_log, encode_log
+from wxcc_stream.processors.entity import (
+    EntityLog,
+    Policy,
+    accept_many,
+    new_log,
+    projection_bytes,
+    release_due,
+)
+from wxcc_stream.processors.outcome import Outcome
+from wxcc_stream.projections import (
     agent_document,
     document_bytes,
     evolve_agent,
@@ -27,8 +35,7 @@ from projections import (
     initial_task,
     task_document,
 )
-from schemas.event import EntityKind, Event
-from tests.unit.contract_ranks import AGENT_RANK, STATE_CHANGES, TASK_RANK
+from wxcc_stream.schemas.event import EntityKind, Event
 
 ENTITY = {EntityKind.AGENT: "agent-p", EntityKind.TASK: "task-p"}
 SOURCES = ["/com/cisco/wxcc/sub-a", "/com/cisco/wxcc/sub-b", "/reconcile"]

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.entity import Policy, accept, new_log
-from processors.rows import Defaults, RowError, decode_row, encode_row, exact
-from schemas.event import EntityKind, Event, TimeSource
 from tests.unit.event_builders import AGENT, agent_event, leg_event, task_event
 from tests.unit.json_strategies import json_text
 from tests.unit.json_strategies import json_values as json_values_of
+from wxcc_stream.processors.entity import Policy, accept, new_log
+from wxcc_stream.processors.rows import Defaults, RowError, decode_row, encode_row, exact
+from wxcc_stream.schemas.event import EntityKind, Event, TimeSource
 
 text = json_text(10)
 json_values = json_values_of(text_size=10, width=3, leaves=8)

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from projections import (
+from tests.unit.event_builders import AGENT, ORG, TASK, agent_event, leg_event, task_event
+from wxcc_stream.projections import (
     agent_document,
     agent_state_from_dict,
     agent_state_to_dict,
@@ -22,10 +23,9 @@ from projections import (
     task_from_dict,
     task_to_dict,
 )
-from projections.agent_state import _counted as agent_counted
-from projections.task_lifecycle import _counted as task_counted
-from schemas.event import Event
-from tests.unit.event_builders import AGENT, ORG, TASK, agent_event, leg_event, task_event
+from wxcc_stream.projections.agent_state import _counted as agent_counted
+from wxcc_stream.projections.task_lifecycle import _counted as task_counted
+from wxcc_stream.schemas.event import Event
 
 AGENT_KEYS = [
     "agentId",

@@ -18,10 +18,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from processors.entity import EntityLog, Policy, accept, new_log, projection, release_due
-from processors.ordering import order_key
-from processors.outcome import Outcome
-from projections import (
+from wxcc_stream.devtools.scenario import (
+    MINUTE_MS,
+    DamageConfig,
+    Scenario,
+    ScenarioConfig,
+    damage,
+    generate,
+)
+from wxcc_stream.processors.entity import (
+    EntityLog,
+    Policy,
+    accept,
+    new_log,
+    projection,
+    release_due,
+)
+from wxcc_stream.processors.ordering import order_key
+from wxcc_stream.processors.outcome import Outcome
+from wxcc_stream.projections import (
     agent_document,
     evolve_agent,
     evolve_task,
@@ -30,9 +45,8 @@ from projections import (
     initial_task,
     task_document,
 )
-from schemas.cloudevent import entity_keys, parse_event
-from schemas.event import EntityKind, Event
-from wxcc_stream.scenario import MINUTE_MS, DamageConfig, Scenario, ScenarioConfig, damage, generate
+from wxcc_stream.schemas.cloudevent import entity_keys, parse_event
+from wxcc_stream.schemas.event import EntityKind, Event
 
 Key = tuple[EntityKind, str]
 POLICY = Policy(grace_ms=3_000, flush_timeout_ms=2_000, horizon_ms=6 * 60 * MINUTE_MS)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingress.batch import split_array
+from wxcc_stream.ingress.batch import split_array
 
 json_values = st.recursive(
     st.none()

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from ingress.app import STATE, _store, build_app
-from ingress.deadline import Deadlines
-from ingress.memory import MemoryPublisher
-from ingress.records import OutRecord
 from tests.integration.test_ingress_support import ingress_settings
-from wxcc_stream.settings import load_settings
+from wxcc_stream.base.settings import load_settings
+from wxcc_stream.ingress.app import STATE, _store, build_app
+from wxcc_stream.ingress.deadline import Deadlines
+from wxcc_stream.ingress.memory import MemoryPublisher
+from wxcc_stream.ingress.records import OutRecord
 
 
 async def wait_for(deadlines: Deadlines, seconds: float, ended: list[float]) -> str:

@@ -7,9 +7,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingress.publisher import KafkaConfig
-from wxcc_stream.partitioning import KeyPartitioner
-from wxcc_stream.settings import SettingsError, load_settings, with_overrides
+from wxcc_stream.base.partitioning import KeyPartitioner
+from wxcc_stream.base.settings import SettingsError, load_settings, with_overrides
+from wxcc_stream.ingress.publisher import KafkaConfig
 
 
 @given(keys=st.lists(st.binary(max_size=40), max_size=30), count=st.integers(1, 64))

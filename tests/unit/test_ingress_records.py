@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingress.logs import JsonFormatter, configure_logging
-from ingress.metrics import IngressMetrics, type_label
-from ingress.problems import ItemError, Reason, Rejection, problem_body, status_of
-from ingress.records import deadletter_record, raw_record, rfc3339_ms
-from schemas.cloudevent import parse_event_bytes
-from schemas.files import vendor_examples
+from wxcc_stream.ingress.logs import JsonFormatter, configure_logging
+from wxcc_stream.ingress.metrics import IngressMetrics, type_label
+from wxcc_stream.ingress.problems import ItemError, Reason, Rejection, problem_body, status_of
+from wxcc_stream.ingress.records import deadletter_record, raw_record, rfc3339_ms
+from wxcc_stream.schemas.cloudevent import parse_event_bytes
+from wxcc_stream.schemas.files import vendor_examples
 
 
 def test_raw_record_is_keyed_by_entity_with_cloudevents_kafka_headers() -> None:
@@ -139,7 +139,7 @@ def test_json_logs_carry_extras_and_redact_secrets() -> None:
     stream = io.StringIO()
     configure_logging("DEBUG", stream)
     try:
-        logging.getLogger("ingress.test").info(
+        logging.getLogger("wxcc_stream.ingress.test").info(
             "refused", extra={"event_id": "e1", "signature": "abc", "secret": "s"}
         )
     finally:

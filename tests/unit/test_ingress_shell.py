@@ -18,7 +18,6 @@ import aiohttp
 import orjson
 import pytest
 
-from ingress.memory import MemoryPublisher
 from tests.integration.test_ingress_support import (
     Running,
     ingress_settings,
@@ -26,7 +25,8 @@ from tests.integration.test_ingress_support import (
     signed_headers,
     start_ingress,
 )
-from wxcc_stream.settings import load_settings
+from wxcc_stream.base.settings import load_settings
+from wxcc_stream.ingress.memory import MemoryPublisher
 
 BASE = load_settings({})
 
@@ -102,7 +102,7 @@ async def test_verification_off_is_explicit_and_warned_about(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     publisher = MemoryPublisher()
-    with caplog.at_level(logging.WARNING, logger="ingress"):
+    with caplog.at_level(logging.WARNING, logger="wxcc_stream.ingress"):
         running = await start_ingress(
             ingress_settings(BASE, verify_signatures=False), publisher=publisher
         )

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingress.policy import AdmissionPolicy, parse_list, parse_secrets
-from ingress.signature import (
+from wxcc_stream.base.settings import IngressSettings, SettingsError
+from wxcc_stream.ingress.policy import AdmissionPolicy, parse_list, parse_secrets
+from wxcc_stream.ingress.signature import (
     SignatureCheck,
     TimestampCheck,
     check_timestamp,
@@ -18,7 +19,6 @@ from ingress.signature import (
     sign,
     verify,
 )
-from wxcc_stream.settings import IngressSettings, SettingsError
 
 BODY = b'{"id":"1","source":"/com/cisco/wxcc/sub"}'
 OLD, NEW = b"old-secret-0123456789abcdef0123456789", b"new-secret-0123456789abcdef0123456789"

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingress.errors import PublishError, SpoolError
-from ingress.memory import MemoryPublisher
-from ingress.records import OutRecord
-from ingress.spool import LOCK_NAME, LOG_NAME, Spool, decode_frames, encode_record
 from tests.unit.cli_runs import run_without_kafka
-from wxcc_stream.broker.process import free_port
-from wxcc_stream.dir_lock import lock_directory
+from wxcc_stream.base.dir_lock import lock_directory
+from wxcc_stream.devtools.broker.process import free_port
+from wxcc_stream.ingress.errors import PublishError, SpoolError
+from wxcc_stream.ingress.memory import MemoryPublisher
+from wxcc_stream.ingress.records import OutRecord
+from wxcc_stream.ingress.spool import LOCK_NAME, LOG_NAME, Spool, decode_frames, encode_record
 
 records_st = st.builds(
     OutRecord,

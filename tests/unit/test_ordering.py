@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from processors.ordering import order_key, semantic_identity, tiebreak
-from schemas.event import EntityKind, Event
 from tests.unit.event_builders import AGENT, TASK, agent_event, leg_event, task_event
+from wxcc_stream.processors.ordering import order_key, semantic_identity, tiebreak
+from wxcc_stream.schemas.event import EntityKind, Event
 
 AGENT_RANKS = [
     ("agent:login", 0),

@@ -6,8 +6,8 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.routing import shared_partition_count
-from wxcc_stream.partitioning import KeyPartitioner
+from wxcc_stream.base.partitioning import KeyPartitioner
+from wxcc_stream.processors.routing import shared_partition_count
 
 
 @given(st.binary(max_size=64), st.integers(min_value=1, max_value=64))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.positions import Hole, Positions, committable
+from wxcc_stream.processors.positions import Hole, Positions, committable
 
 TP = ("t", 0)
 OTHER = ("t", 1)

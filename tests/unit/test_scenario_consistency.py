@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.contract_ranks import AGENT_RANK, STATE_CHANGES, TASK_RANK
-from wxcc_stream.scenario import HOUR_MS, MINUTE_MS, Scenario, ScenarioConfig, generate
+from wxcc_stream.devtools.scenario import HOUR_MS, MINUTE_MS, Scenario, ScenarioConfig, generate
 
 Event = Mapping[str, Any]
 TASK_STATES = {

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wxcc_stream.scenario import (
+from wxcc_stream.devtools.scenario import (
     HOUR_MS,
     DamageConfig,
     Delivery,

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wxcc_stream.scenario import (
+from wxcc_stream.devtools.scenario import (
     HOUR_MS,
     MINUTE_MS,
     ChannelMix,
@@ -118,7 +118,7 @@ def test_output_does_not_depend_on_hash_randomisation() -> None:
     """Two interpreters with different PYTHONHASHSEED produce the same bytes."""
     program = (
         "import hashlib, orjson\n"
-        "from wxcc_stream.scenario import ScenarioConfig, generate, HOUR_MS\n"
+        "from wxcc_stream.devtools.scenario import ScenarioConfig, generate, HOUR_MS\n"
         "s = generate(ScenarioConfig(seed=42, agents=4, duration_ms=2 * HOUR_MS, tasks=60))\n"
         "blob = orjson.dumps([s.events, s.agent_truth, s.task_truth],"
         " option=orjson.OPT_SORT_KEYS)\n"

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from schemas.cloudevent import parse_event
-from schemas.event import EntityKind
-from schemas.files import cloudevent_schema, event_schema, projection_schema
-from wxcc_stream.scenario import HOUR_MS, Scenario, ScenarioConfig, generate
+from wxcc_stream.devtools.scenario import HOUR_MS, Scenario, ScenarioConfig, generate
+from wxcc_stream.schemas.cloudevent import parse_event
+from wxcc_stream.schemas.event import EntityKind
+from wxcc_stream.schemas.files import cloudevent_schema, event_schema, projection_schema
 
 
 @pytest.fixture(scope="module")

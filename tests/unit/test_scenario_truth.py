@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.contract_ranks import AGENT_RANK, STATE_CHANGES, TASK_RANK
-from wxcc_stream.scenario import (
+from wxcc_stream.devtools.scenario import (
     HOUR_MS,
     MINUTE_MS,
     DamageConfig,

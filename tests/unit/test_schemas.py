@@ -11,16 +11,16 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
-from schemas.cloudevent import (
+from wxcc_stream.schemas.cloudevent import (
     SchemaError,
     decode_json,
     entity_keys,
     parse_event,
     parse_event_bytes,
 )
-from schemas.event import EntityKind, Event, TimeSource
-from schemas.files import cloudevent_schema, event_schema, vendor_examples
-from schemas.models import EVENT_TYPES
+from wxcc_stream.schemas.event import EntityKind, Event, TimeSource
+from wxcc_stream.schemas.files import cloudevent_schema, event_schema, vendor_examples
+from wxcc_stream.schemas.models import EVENT_TYPES
 
 RECEIVED_AT = 1_700_000_000_123
 EXAMPLES = vendor_examples()

@@ -12,14 +12,14 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from schemas.files import (
+from wxcc_stream.schemas.files import (
     PROJECTIONS,
     cloudevent_schema,
     event_schema,
     projection_schema,
     vendor_examples,
 )
-from schemas.models import AGENT_TYPES, EVENT_TYPES
+from wxcc_stream.schemas.models import AGENT_TYPES, EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 # The vendor page the examples come from; CI lays shared/ beside the clone.

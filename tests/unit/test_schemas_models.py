@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-from schemas.cloudevent import SchemaError
-from schemas.files import vendor_examples
-from schemas.models import (
+from wxcc_stream.schemas.cloudevent import SchemaError
+from wxcc_stream.schemas.files import vendor_examples
+from wxcc_stream.schemas.models import (
     AGENT_TYPES,
     CAPTURE_TYPES,
     EVENT_TYPES,

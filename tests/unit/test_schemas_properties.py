@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from schemas.cloudevent import SchemaError, parse_event, parse_event_bytes
-from schemas.event import EntityKind, Event, TimeSource
-from schemas.files import cloudevent_schema, event_schema
-from schemas.models import EVENT_TYPES, MAX_EPOCH_MS, typed_data
 from tests.unit.json_strategies import json_text
 from tests.unit.json_strategies import json_values as json_values_of
+from wxcc_stream.schemas.cloudevent import SchemaError, parse_event, parse_event_bytes
+from wxcc_stream.schemas.event import EntityKind, Event, TimeSource
+from wxcc_stream.schemas.files import cloudevent_schema, event_schema
+from wxcc_stream.schemas.models import EVENT_TYPES, MAX_EPOCH_MS, typed_data
 
 ENVELOPE = Draft202012Validator(cloudevent_schema())
 EVENT_VALIDATORS = {t: Draft202012Validator(event_schema(t)) for t in EVENT_TYPES}

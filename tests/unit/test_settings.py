@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wxcc_stream.settings import Settings, SettingsError, is_secret, load_settings
+from wxcc_stream.base.settings import Settings, SettingsError, is_secret, load_settings
 
 
 def test_defaults_follow_the_design() -> None:

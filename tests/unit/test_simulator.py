@@ -8,11 +8,17 @@ import orjson
 import pytest
 from multidict import CIMultiDict
 
-from ingress.admission import Accepted, admit
-from ingress.policy import AdmissionPolicy, parse_secrets
-from wxcc_stream.scenario import ScenarioConfig, generate
-from wxcc_stream.simulator import Progress, SigningKeys, SimulatorError, check_target, prepare
-from wxcc_stream.simulator.options import parse_duration_ms, parse_fraction
+from wxcc_stream.devtools.scenario import ScenarioConfig, generate
+from wxcc_stream.devtools.simulator import (
+    Progress,
+    SigningKeys,
+    SimulatorError,
+    check_target,
+    prepare,
+)
+from wxcc_stream.devtools.simulator.options import parse_duration_ms, parse_fraction
+from wxcc_stream.ingress.admission import Accepted, admit
+from wxcc_stream.ingress.policy import AdmissionPolicy, parse_secrets
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,13 @@ from typing import Any
 import orjson
 import pytest
 
-from processors.entity import Policy
-from processors.entity_batch import LogCache, Output, Record, Role, process_batch
-from processors.liveness import StallDetector
-from processors.routing import header_map, route_raw
-from processors.schedule import Schedule, bucket_key, index_key, is_internal_key
-from schemas.event import EntityKind
-from wxcc_stream.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, generate
+from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, generate
+from wxcc_stream.processors.entity import Policy
+from wxcc_stream.processors.entity_batch import LogCache, Output, Record, Role, process_batch
+from wxcc_stream.processors.liveness import StallDetector
+from wxcc_stream.processors.routing import header_map, route_raw
+from wxcc_stream.processors.schedule import Schedule, bucket_key, index_key, is_internal_key
+from wxcc_stream.schemas.event import EntityKind
 
 POLICY = Policy(grace_ms=3000, flush_timeout_ms=2000, horizon_ms=6 * HOUR_MS)
 PARTITIONS = 4
@@ -218,7 +218,7 @@ def test_stall_detector_needs_waiting_records_and_no_progress() -> None:
 
 
 def test_a_bundle_of_events_is_processed_like_the_events_one_by_one() -> None:
-    from processors.routing import bundle
+    from wxcc_stream.processors.routing import bundle
 
     events = [e for e in _scenario().events if e["data"].get("agentId")][:40]
     one_by_one, bundled = Pipeline(), Pipeline()

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wxcc_stream.broker import (
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.devtools.broker import (
     KAFKA_VERSION,
     BrokerConfig,
     BrokerError,
@@ -17,8 +18,7 @@ from wxcc_stream.broker import (
     LocalBroker,
     ensure_jars,
 )
-from wxcc_stream.broker.jars import default_jars_dir
-from wxcc_stream.settings import Settings
+from wxcc_stream.devtools.broker.jars import default_jars_dir
 from wxcc_stream.supervisor import interrupt_on_sigterm
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from wxcc_stream.settings import Settings, SettingsError, with_overrides
+from wxcc_stream.base.settings import Settings, SettingsError, with_overrides
 
 
 def register(subparsers: Any) -> None:
@@ -80,8 +80,8 @@ def settings_from(args: argparse.Namespace, settings: Settings) -> Settings:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Start the ingress and serve until interrupted."""
-    from ingress.logs import configure_logging
-    from ingress.main import run_ingress
+    from wxcc_stream.ingress.logs import configure_logging
+    from wxcc_stream.ingress.main import run_ingress
 
     settings = settings_from(args, settings)
     configure_logging(args.log_level or settings.log_level)

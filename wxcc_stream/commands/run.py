@@ -7,9 +7,9 @@ import signal
 import time
 from typing import Any
 
-from wxcc_stream.broker import BrokerError, JarsError
+from wxcc_stream.base.settings import Settings
 from wxcc_stream.commands.broker import broker_from
-from wxcc_stream.settings import Settings
+from wxcc_stream.devtools.broker import BrokerError, JarsError
 from wxcc_stream.supervisor import Service, Supervisor, child_env, interrupt_on_sigterm
 
 

@@ -7,8 +7,8 @@ import asyncio
 import sys
 from typing import Any
 
-from ingress.policy import parse_secrets
-from wxcc_stream.scenario import (
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.devtools.scenario import (
     DEFAULT_SUBSCRIPTION_ID,
     DamageConfig,
     ScenarioConfig,
@@ -17,8 +17,7 @@ from wxcc_stream.scenario import (
     generate,
     summarize,
 )
-from wxcc_stream.settings import Settings
-from wxcc_stream.simulator import (
+from wxcc_stream.devtools.simulator import (
     Progress,
     SendConfig,
     SigningKeys,
@@ -26,7 +25,8 @@ from wxcc_stream.simulator import (
     check_target,
     send_events,
 )
-from wxcc_stream.simulator.options import parse_duration_ms, parse_fraction
+from wxcc_stream.devtools.simulator.options import parse_duration_ms, parse_fraction
+from wxcc_stream.ingress.policy import parse_secrets
 
 
 def register(subparsers: Any) -> None:

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from wxcc_stream.dir_lock import holder_of, lock_directory
-from wxcc_stream.gc_tuning import tune_garbage_collector
-from wxcc_stream.settings import Settings, SettingsError, with_overrides
+from wxcc_stream.base.dir_lock import holder_of, lock_directory
+from wxcc_stream.base.gc_tuning import tune_garbage_collector
+from wxcc_stream.base.settings import Settings, SettingsError, with_overrides
 
 # flag -> WorkerSettings field (all integers)
 _WORKER_FLAGS = {
@@ -112,7 +112,7 @@ WORKER_LOCK = "worker.lock"
 
 
 def lock_data_dir(path: Path) -> TextIO | None:
-    """An exclusive lock on the data dir (see `wxcc_stream.dir_lock`); None when another
+    """An exclusive lock on the data dir (see `wxcc_stream.base.dir_lock`); None when another
     worker holds it."""
     return lock_directory(path, WORKER_LOCK)
 
@@ -121,10 +121,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Build the app from settings and run a Faust worker until stopped."""
     import faust
 
-    from processors.app import app_data_dir, app_id, build_app
-    from processors.entity import PolicyError
-    from processors.topology import topic_specs
-    from wxcc_stream.kafka_topics import TopicError, ensure_topics
+    from wxcc_stream.base.kafka_topics import TopicError, ensure_topics
+    from wxcc_stream.processors.app import app_data_dir, app_id, build_app
+    from wxcc_stream.processors.entity import PolicyError
+    from wxcc_stream.processors.topology import topic_specs
 
     settings = settings_from(args, settings)
     data_dir = app_data_dir(settings)

@@ -9,7 +9,7 @@ unreliable delivery schedule; `summarize(events)` counts them. No I/O anywhere.
 
 from __future__ import annotations
 
-from wxcc_stream.scenario.config import (
+from wxcc_stream.devtools.scenario.config import (
     DEFAULT_ORG_ID,
     DEFAULT_START_MS,
     DEFAULT_SUBSCRIPTION_ID,
@@ -19,12 +19,17 @@ from wxcc_stream.scenario.config import (
     ScenarioConfig,
     Timings,
 )
-from wxcc_stream.scenario.damage import DamageConfig, Delivery, damage, event_time
-from wxcc_stream.scenario.directory import AgentProfile, Code, Directory, Queue, Team
-from wxcc_stream.scenario.errors import ScenarioConfigError, ScenarioError
-from wxcc_stream.scenario.generate import Scenario, generate
-from wxcc_stream.scenario.summary import Summary, summarize
-from wxcc_stream.scenario.vocabulary import AGENT_RANK, EVENT_TYPES, TASK_RANK, VENDOR_FIELDS
+from wxcc_stream.devtools.scenario.damage import DamageConfig, Delivery, damage, event_time
+from wxcc_stream.devtools.scenario.directory import AgentProfile, Code, Directory, Queue, Team
+from wxcc_stream.devtools.scenario.errors import ScenarioConfigError, ScenarioError
+from wxcc_stream.devtools.scenario.generate import Scenario, generate
+from wxcc_stream.devtools.scenario.summary import Summary, summarize
+from wxcc_stream.devtools.scenario.vocabulary import (
+    AGENT_RANK,
+    EVENT_TYPES,
+    TASK_RANK,
+    VENDOR_FIELDS,
+)
 
 __all__ = [
     "AGENT_RANK",

@@ -24,7 +24,7 @@ def default_jars_dir() -> Path:
 
 
 def _pom_text() -> str:
-    return resources.files("wxcc_stream.broker").joinpath("pom.xml").read_text()
+    return resources.files("wxcc_stream.devtools.broker").joinpath("pom.xml").read_text()
 
 
 def ensure_jars(jars_dir: Path | None = None, *, log: bool = True) -> Path:

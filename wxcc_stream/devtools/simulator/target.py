@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from wxcc_stream.simulator.errors import SimulatorError
+from wxcc_stream.devtools.simulator.errors import SimulatorError
 
 
 def is_loopback_host(host: str) -> bool:

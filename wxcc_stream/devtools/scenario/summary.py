@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wxcc_stream.scenario.damage import event_time
+from wxcc_stream.devtools.scenario.damage import event_time
 
 
 @dataclass(frozen=True, slots=True)

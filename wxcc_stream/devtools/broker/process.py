@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from wxcc_stream.broker.config import BrokerConfig, render_log4j2, render_server_properties
+from wxcc_stream.devtools.broker.config import BrokerConfig, render_log4j2, render_server_properties
 
 _STARTED_LINE = "Kafka Server started"
 

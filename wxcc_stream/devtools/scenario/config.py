@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from wxcc_stream.scenario.errors import ScenarioConfigError
+from wxcc_stream.devtools.scenario.errors import ScenarioConfigError
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS

@@ -17,9 +17,9 @@ import random
 from collections.abc import Callable, Generator
 from functools import partial
 
-from wxcc_stream.scenario.config import MINUTE_MS, Range, ScenarioConfig
-from wxcc_stream.scenario.directory import Code, Directory, new_uuid
-from wxcc_stream.scenario.model import (
+from wxcc_stream.devtools.scenario.config import MINUTE_MS, Range, ScenarioConfig
+from wxcc_stream.devtools.scenario.directory import Code, Directory, new_uuid
+from wxcc_stream.devtools.scenario.model import (
     CHAT,
     ROUTE,
     TELEPHONY,
@@ -32,9 +32,9 @@ from wxcc_stream.scenario.model import (
     Task,
     can_take,
 )
-from wxcc_stream.scenario.planning import plan_shifts, plan_tasks
-from wxcc_stream.scenario.recorder import Recorder
-from wxcc_stream.scenario.vocabulary import (
+from wxcc_stream.devtools.scenario.planning import plan_shifts, plan_tasks
+from wxcc_stream.devtools.scenario.recorder import Recorder
+from wxcc_stream.devtools.scenario.vocabulary import (
     AVAILABLE,
     CONFERENCING,
     CONNECTED,

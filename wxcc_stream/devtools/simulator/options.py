@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from wxcc_stream.simulator.errors import SimulatorError
+from wxcc_stream.devtools.simulator.errors import SimulatorError
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wxcc_stream.scenario.errors import ScenarioConfigError
+from wxcc_stream.devtools.scenario.errors import ScenarioConfigError
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from wxcc_stream.scenario.config import ScenarioConfig
-from wxcc_stream.scenario.directory import AgentProfile, Code, new_uuid
-from wxcc_stream.scenario.truth import LOGGED_OUT, AgentLedger, TaskLedger
-from wxcc_stream.scenario.vocabulary import (
+from wxcc_stream.devtools.scenario.config import ScenarioConfig
+from wxcc_stream.devtools.scenario.directory import AgentProfile, Code, new_uuid
+from wxcc_stream.devtools.scenario.truth import LOGGED_OUT, AgentLedger, TaskLedger
+from wxcc_stream.devtools.scenario.vocabulary import (
     AGENT_CHANNEL_STATE_CHANGE,
     AGENT_LOGIN,
     AGENT_LOGOUT,

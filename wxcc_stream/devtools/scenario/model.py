@@ -10,8 +10,8 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from enum import Enum
 
-from wxcc_stream.scenario.config import Range, ScenarioConfig
-from wxcc_stream.scenario.directory import AgentProfile, Code
+from wxcc_stream.devtools.scenario.config import Range, ScenarioConfig
+from wxcc_stream.devtools.scenario.directory import AgentProfile, Code
 
 TELEPHONY = "telephony"
 CHAT = "chat"

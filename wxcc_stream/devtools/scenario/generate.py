@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wxcc_stream.scenario.config import ScenarioConfig
-from wxcc_stream.scenario.directory import Directory, build_directory
-from wxcc_stream.scenario.simulation import Simulation
+from wxcc_stream.devtools.scenario.config import ScenarioConfig
+from wxcc_stream.devtools.scenario.directory import Directory, build_directory
+from wxcc_stream.devtools.scenario.simulation import Simulation
 
 
 @dataclass(frozen=True, slots=True)

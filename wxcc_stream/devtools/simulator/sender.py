@@ -11,8 +11,8 @@ from typing import Any
 
 import aiohttp
 
-from wxcc_stream.simulator.prepare import Prepared, SigningKeys, prepare
-from wxcc_stream.simulator.progress import Progress
+from wxcc_stream.devtools.simulator.prepare import Prepared, SigningKeys, prepare
+from wxcc_stream.devtools.simulator.progress import Progress
 
 
 @dataclass(frozen=True, slots=True)

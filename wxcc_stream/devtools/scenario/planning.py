@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from wxcc_stream.scenario.config import ScenarioConfig
-from wxcc_stream.scenario.directory import (
+from wxcc_stream.devtools.scenario.config import ScenarioConfig
+from wxcc_stream.devtools.scenario.directory import (
     CHAT_TEMPLATES,
     EMAIL_ADDRESSES,
     SOCIAL_PAGES,
@@ -14,7 +14,7 @@ from wxcc_stream.scenario.directory import (
     new_uuid,
     phone_number,
 )
-from wxcc_stream.scenario.model import CHAT, TELEPHONY, Task
+from wxcc_stream.devtools.scenario.model import CHAT, TELEPHONY, Task
 
 OUTBOUND_TYPES = ("CALLBACK", "CAMPAIGN", "AUTODIAL")
 _OUTBOUND_WEIGHTS = (0.4, 0.4, 0.2)

@@ -1,0 +1,75 @@
+"""The layout cannot decay: the import floors hold, and everything is imported through the
+one `wxcc_stream` namespace (the service folders at the root are reached by symlinks)."""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from importlinter.cli import lint_imports
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICE_FOLDERS = ("ingress", "processors", "projections", "schemas")
+SCANNED = ("wxcc_stream", *SERVICE_FOLDERS, "tests", "bench")
+
+
+def _python_files() -> Iterator[Path]:
+    for top in SCANNED:
+        for path in sorted((ROOT / top).rglob("*.py")):
+            # the symlinked service folders are scanned once, under their own name
+            if top == "wxcc_stream" and path.relative_to(ROOT / top).parts[0] in SERVICE_FOLDERS:
+                continue
+            yield path
+
+
+def _bare_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found += [
+            f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
+            for name in names
+            if name.split(".")[0] in SERVICE_FOLDERS
+        ]
+    return found
+
+
+def test_import_floors_hold() -> None:
+    """The import-linter contracts in pyproject.toml (floors, pure folds and formats)."""
+    assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True) == 0
+
+
+@pytest.mark.parametrize("folder", SERVICE_FOLDERS)
+def test_service_folders_are_reached_through_the_namespace(folder: str) -> None:
+    link = ROOT / "wxcc_stream" / folder
+    assert link.is_symlink(), f"wxcc_stream/{folder} must be a symlink to ../{folder}"
+    assert os.readlink(link) == f"../{folder}"
+    assert link.resolve() == (ROOT / folder).resolve()
+
+
+def test_nothing_imports_a_bare_top_level_package() -> None:
+    """`import ingress` would load a second copy of the module beside
+    `wxcc_stream.ingress` (and fails once installed): only the namespace is imported."""
+    files = list(_python_files())
+    assert len(files) > 100  # the scan found the code, not an empty folder
+    offenders = [line for path in files for line in _bare_imports(path)]
+    assert offenders == []
+
+
+def test_the_bare_import_check_sees_one() -> None:
+    tree = "from processors.entity import accept\nimport schemas.event\n"
+    probe = ROOT / "tests" / "unit" / "_layout_probe.py"
+    probe.write_text(tree)
+    try:
+        assert len(_bare_imports(probe)) == 2
+    finally:
+        probe.unlink()
