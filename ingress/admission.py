@@ -264,7 +264,7 @@ def _admit_one(
     refused = _authenticate(body, headers, (subscription,), policy)
     if refused is not None:
         return Rejection(refused[0], refused[1], None, ce_id, ce_type)
-    reserved = _reserved(raw)
+    reserved = None if policy.reconciled_allowed else _reserved(raw)
     if reserved is not None:
         return Rejection(Reason.INVALID_EVENT, _reserved_detail(reserved), reserved, ce_id, ce_type)
     try:
@@ -305,7 +305,7 @@ def _admit_batch(
     admitted: list[Admitted] = []
     first_reason: Reason | None = None
     for index, (item, value) in enumerate(zip(raw, values, strict=True)):
-        reserved = _reserved(item)
+        reserved = None if policy.reconciled_allowed else _reserved(item)
         if reserved is not None:
             errors.append(ItemError(index, reserved, _reserved_detail(reserved)))
             first_reason = first_reason or Reason.INVALID_EVENT

@@ -50,6 +50,9 @@ class AdmissionPolicy:
     timestamp_tolerance_ms: int = 5 * 60 * 1000
     allowed_orgs: frozenset[str] = frozenset()
     allowed_subscriptions: frozenset[str] = frozenset()
+    # events marked as wxcc-stream's own (reconciled) are refused on the webhook path; a
+    # backfill of the raw topic's own archive carries them legitimately
+    reconciled_allowed: bool = False
 
     @classmethod
     def from_settings(cls, settings: IngressSettings) -> AdmissionPolicy:
