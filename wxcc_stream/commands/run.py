@@ -49,9 +49,6 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Start everything, then supervise until Ctrl-C, a failure or the requested end."""
     signal.signal(signal.SIGTERM, interrupt_on_sigterm)
-    # Ctrl-C stops everything even when started from a script's background job, which
-    # starts with SIGINT ignored (and Python then installs no KeyboardInterrupt for it)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         broker = broker_from(settings)
         print("[run] starting Kafka broker ...", flush=True)
