@@ -254,15 +254,27 @@ class ProjectionReader:
         return count
 
     async def wait_for(
-        self, expected: Mapping[str, Mapping[str, Mapping[str, Any]]], timeout_s: float
+        self,
+        expected: Mapping[str, Mapping[str, Mapping[str, Any]]],
+        timeout_s: float,
+        *,
+        hold_s: float = 2.0,
     ) -> bool:
-        """Read until the documents of every topic equal `expected` (True) or time runs out."""
+        """Read until the documents of every topic equal `expected` and still do after
+        `hold_s` more of reading (True), or time runs out: a late over-count or a
+        correction after the first equal moment fails, not only a shortfall."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
+        equal_since: float | None = None
         while loop.time() < deadline:
             await self.poll()
             if all(self.docs[t] == expected[t] for t in expected):
-                return True
+                if equal_since is None:
+                    equal_since = loop.time()
+                elif loop.time() - equal_since >= hold_s:
+                    return True
+            else:
+                equal_since = None
         return False
 
     async def settle(self, quiet_s: float = 2.0, timeout_s: float = 60.0) -> None:

@@ -4,8 +4,9 @@ was answered 2xx may be missing from Kafka afterwards."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -77,12 +78,22 @@ async def test_broker_killed_mid_traffic_503_without_spool_2xx_with_it_and_nothi
     spooled = await start_ingress(spool_settings)
     plain_out, spool_out = Outcome(), Outcome()
     try:
+        killed = asyncio.Event()
 
-        async def traffic(n: int, phase: str) -> tuple[Outcome, Outcome]:
+        def events(n: int | None) -> Iterator[dict[str, Any]]:
+            """n events; None: events until the broker is killed, then 12 more."""
+            if n is not None:
+                yield from (new_event() for _ in range(n))
+                return
+            while not killed.is_set():
+                yield new_event()
+            yield from (new_event() for _ in range(12))
+
+        async def traffic(n: int | None, phase: str) -> tuple[Outcome, Outcome]:
             p, s = Outcome(), Outcome()
             await asyncio.gather(
-                send_all(plain.url, (new_event() for _ in range(n)), outcome=p, concurrency=6),
-                send_all(spooled.url, (new_event() for _ in range(n)), outcome=s, concurrency=6),
+                send_all(plain.url, events(n), outcome=p, concurrency=6),
+                send_all(spooled.url, events(n), outcome=s, concurrency=6),
             )
             plain_out.statuses.update(p.statuses)
             plain_out.retry_after |= p.retry_after
@@ -94,9 +105,12 @@ async def test_broker_killed_mid_traffic_503_without_spool_2xx_with_it_and_nothi
         assert set(before_s.statuses.values()) == {202}
 
         # kill the broker while deliveries are flowing
-        flowing = asyncio.create_task(traffic(60, "during-kill"))
+        flowing = asyncio.create_task(traffic(None, "during-kill"))
         await asyncio.sleep(0.2)
         await asyncio.to_thread(broker.kill)
+        # the fault lands mid-flight: the traffic only ends after it
+        assert not flowing.done(), "the traffic ended before the broker was killed"
+        killed.set()
         await flowing
         down_p, down_s = await traffic(30, "down")
         assert set(down_p.statuses.values()) == {503}, down_p.statuses

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.contract_ranks import AGENT_RANK, OTHER_RANK, TASK_RANK
 from wxcc_stream.devtools.scenario import (
     MINUTE_MS,
     DamageConfig,
@@ -34,7 +35,6 @@ from wxcc_stream.processors.entity import (
     projection,
     release_due,
 )
-from wxcc_stream.processors.ordering import order_key
 from wxcc_stream.processors.outcome import Outcome
 from wxcc_stream.projections import (
     agent_document,
@@ -81,7 +81,12 @@ def truth(sc: Scenario) -> dict[Key, dict[str, Any]]:
 
 
 def folded(kind: EntityKind, entity_id: str, events: Sequence[Event]) -> dict[str, Any]:
-    ordered = sorted(events, key=lambda e: (order_key(e, kind), e.ce_source))
+    # the page's order (docs/projections.md), not the code's own sort key
+    ranks = AGENT_RANK if kind is EntityKind.AGENT else TASK_RANK
+    ordered = sorted(
+        events,
+        key=lambda e: (e.created_time, ranks.get(e.type, OTHER_RANK), e.ce_id, e.ce_source),
+    )
     if kind is EntityKind.AGENT:
         return agent_document(fold(ordered, initial_agent_state(entity_id), evolve_agent))
     return task_document(fold(ordered, initial_task(entity_id), evolve_task))
