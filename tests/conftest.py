@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 
 from wxcc_stream.base.settings import Settings, load_settings, with_overrides
@@ -27,7 +27,19 @@ hypothesis_settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
+# Mutation testing (bench/mutation) wants a verdict, not a minimal example: no shrinking.
+hypothesis_settings.register_profile(
+    "mutation",
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+)
+if os.environ.get("WXCC_MUTATION"):
+    hypothesis_settings.load_profile("mutation")
+else:
+    hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def _new_broker(jars: Path, data_dir: Path) -> LocalBroker:

@@ -1,0 +1,56 @@
+"""What is mutated, and which tests must kill the mutants of each group.
+
+Each group names source folders or files (paths in the repository) and the unit tests that
+cover them: a mutant runs only its group's tests, so a run stays within hours on two cores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Modules mutated together and the unit tests that judge them."""
+
+    name: str
+    sources: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+GROUPS: tuple[Group, ...] = (
+    Group(
+        "projections",
+        sources=("projections",),
+        tests=(
+            "tests/unit/test_folds.py",
+            "tests/unit/test_folds_vs_ground_truth.py",
+            "tests/unit/test_ordering.py",
+            "tests/unit/test_entity_properties.py",
+        ),
+    ),
+    Group(
+        "core",
+        sources=(
+            "processors/entity.py",
+            "processors/entity_batch.py",
+            "processors/ordering.py",
+            "processors/outcome.py",
+            "processors/routing.py",
+            "processors/schedule.py",
+            "processors/rows.py",
+            "processors/codec.py",
+        ),
+        tests=(
+            "tests/unit/test_entity.py",
+            "tests/unit/test_entity_caches.py",
+            "tests/unit/test_entity_rows.py",
+            "tests/unit/test_codec_formats.py",
+            "tests/unit/test_ordering.py",
+            "tests/unit/test_worker_shell.py",
+            "tests/unit/test_entity_properties.py",
+            "tests/unit/test_entity_identity_properties.py",
+            "tests/unit/test_folds_vs_ground_truth.py",
+        ),
+    ),
+)

@@ -1,0 +1,227 @@
+"""Mutation testing of the pure core and the folds, with cosmic-ray.
+
+    python -m bench.mutation [--group core|projections ...] [--fresh] [--timeout 120]
+
+Would a test catch this bug? Each mutant is one small change to the code (a comparison
+flipped, a number changed, a branch dropped); the group's unit tests run against it and
+either fail (killed: good) or pass (survived: a bug the tests would miss). cosmic-ray
+mutates files in place, so this runs in a copy of the checkout under var/mutation/tree,
+never in the files you edit; the sessions (SQLite) live beside it, so an interrupted run
+resumes where it stopped, unless the code changed since (then it starts again).
+
+Prints a progress bar per group and a table of killed / survived / timeout / incompetent
+per module; the surviving mutants (with their diffs) go to var/mutation/<group>.md for the
+review that decides, for each, whether it is equivalent or needs a test (docs/testing.md).
+Slow (hours on two cores): not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bench.mutation.groups import GROUPS, Group
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / "var" / "mutation"
+TARGET = 0.90
+"""Share of mutants the tests must kill (issue 22)."""
+
+
+def _source_files() -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT, check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    return [name for name in listed.decode().split("\0") if name]
+
+
+def _fingerprint(files: list[str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        path = ROOT / name
+        digest.update(name.encode())
+        if path.is_symlink():
+            digest.update(os.readlink(path).encode())
+        elif path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def prepare_tree(fresh: bool) -> Path:
+    """A copy of the checkout to mutate; rebuilt (and the sessions dropped) when the code
+    differs from the copy's."""
+    files = _source_files()
+    stamp = _fingerprint(files)
+    tree, stamp_file = WORK / "tree", WORK / "tree.sha256"
+    if not fresh and tree.is_dir() and stamp_file.is_file() and stamp_file.read_text() == stamp:
+        return tree
+    shutil.rmtree(WORK, ignore_errors=True)
+    tree.mkdir(parents=True)
+    for name in files:
+        source, copy = ROOT / name, tree / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            copy.symlink_to(os.readlink(source))
+        elif source.is_file():
+            shutil.copy2(source, copy)
+    stamp_file.write_text(stamp)
+    return tree
+
+
+def _config(group: Group, tree: Path, timeout_s: float) -> Path:
+    tests = " ".join(group.tests)
+    # the copy's own code: python -m puts its root first on sys.path, ahead of the editable
+    # install of the checkout; the mutation profile keeps property tests short
+    command = (
+        f"env CI=true WXCC_MUTATION=1 {sys.executable} -m pytest -x -q -p no:cacheprovider "
+        f"--timeout={int(timeout_s)} {tests}"
+    )
+    sources = ", ".join(f'"{s}"' for s in group.sources)
+    path = WORK / f"{group.name}.toml"
+    path.write_text(
+        "[cosmic-ray]\n"
+        f"module-path = [{sources}]\n"
+        f"timeout = {timeout_s}\n"
+        "excluded-modules = []\n"
+        f'test-command = "{command}"\n\n'
+        '[cosmic-ray.distributor]\nname = "local"\n'
+    )
+    return path
+
+
+def _counts(session: Path) -> tuple[int, int]:
+    """(mutants, done) in a session."""
+    with sqlite3.connect(session) as db:
+        total = db.execute("select count(*) from work_items").fetchone()[0]
+        done = db.execute("select count(*) from work_results").fetchone()[0]
+    return int(total), int(done)
+
+
+def run_group(group: Group, tree: Path, timeout_s: float, console: Console) -> Path:
+    """Mutate and test one group (resuming its session); returns the session file."""
+    config, session = _config(group, tree, timeout_s), WORK / f"{group.name}.sqlite"
+    cosmic = [str(Path(sys.executable).parent / "cosmic-ray"), "--verbosity", "ERROR"]
+    if not session.exists():
+        subprocess.run([*cosmic, "init", str(config), str(session)], cwd=tree, check=True)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "cr-filter-pragma"), str(session)],
+            cwd=tree, check=True, capture_output=True,
+        )  # fmt: skip
+    total, done = _counts(session)
+    bar = Progress(
+        TextColumn(f"[bold]{group.name}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("mutants"), TimeElapsedColumn(), console=console,
+    )  # fmt: skip
+    with bar:
+        task = bar.add_task(group.name, total=total, completed=done)
+        worker = subprocess.Popen(
+            [*cosmic, "exec", str(config), str(session)],
+            cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            while worker.poll() is None:
+                time.sleep(2.0)
+                bar.update(task, completed=_counts(session)[1])
+        except KeyboardInterrupt:
+            worker.terminate()
+            worker.wait()
+            raise
+        bar.update(task, completed=_counts(session)[1])
+    if worker.returncode != 0:
+        raise SystemExit(f"cosmic-ray exec failed for {group.name} ({worker.returncode})")
+    return session
+
+
+def _outcome(test_outcome: str | None, worker_outcome: str, output: str | None) -> str:
+    if worker_outcome == "skipped":
+        return "skipped"
+    if worker_outcome != "normal":
+        return "error"
+    if test_outcome == "killed" and (output or "").strip() == "timeout":
+        return "timeout"
+    return test_outcome or "error"
+
+
+def summarize(group: Group, session: Path) -> tuple[dict[str, Counter[str]], list[str]]:
+    """Outcomes per module, and a markdown entry (with the diff) per surviving mutant."""
+    per_module: dict[str, Counter[str]] = defaultdict(Counter)
+    survivors: list[str] = []
+    with sqlite3.connect(session) as db:
+        rows = db.execute(
+            "select s.module_path, s.operator_name, s.start_pos_row, r.test_outcome, "
+            "r.worker_outcome, r.output, r.diff from work_results r "
+            "join mutation_specs s on s.job_id = r.job_id order by s.module_path, s.start_pos_row"
+        ).fetchall()
+    for module, operator, row, test_outcome, worker_outcome, output, diff in rows:
+        outcome = _outcome(test_outcome, worker_outcome, output)
+        per_module[module][outcome] += 1
+        if outcome == "survived":
+            survivors.append(f"### {module}:{row} ({operator})\n\n```diff\n{diff}\n```\n")
+    return per_module, survivors
+
+
+def _table(name: str, per_module: dict[str, Counter[str]]) -> tuple[Table, float]:
+    table = Table(title=f"mutation testing: {name}")
+    columns = ("killed", "timeout", "survived", "incompetent", "error", "skipped")
+    table.add_column("module")
+    for column in (*columns, "score"):
+        table.add_column(column, justify="right")
+    total: Counter[str] = Counter()
+    for module, counts in sorted(per_module.items()):
+        total.update(counts)
+        table.add_row(module, *(str(counts[c]) for c in columns), _score(counts))
+    table.add_row("all", *(str(total[c]) for c in columns), _score(total), style="bold")
+    judged = total["killed"] + total["timeout"] + total["survived"]
+    return table, (total["killed"] + total["timeout"]) / judged if judged else 0.0
+
+
+def _score(counts: Counter[str]) -> str:
+    judged = counts["killed"] + counts["timeout"] + counts["survived"]
+    if not judged:
+        return "-"
+    return f"{(counts['killed'] + counts['timeout']) / judged:.1%}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen groups; exit 0 when each reached the target share of kills."""
+    names = [g.name for g in GROUPS]
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.mutation", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--group", action="append", choices=names, help="default: all")
+    parser.add_argument("--fresh", action="store_true", help="drop the sessions, start again")
+    parser.add_argument(
+        "--timeout", type=float, default=180.0, help="seconds per mutant's test run (180)"
+    )
+    args = parser.parse_args(argv)
+    console = Console()
+    tree = prepare_tree(args.fresh)
+    console.print(f"mutating a copy of the checkout in {tree}")
+    met = True
+    for group in [g for g in GROUPS if g.name in (args.group or names)]:
+        session = run_group(group, tree, args.timeout, console)
+        per_module, survivors = summarize(group, session)
+        table, score = _table(group.name, per_module)
+        console.print(table)
+        report = WORK / f"{group.name}.md"
+        report.write_text(f"# Surviving mutants: {group.name}\n\n" + "\n".join(survivors))
+        verdict = "met" if score >= TARGET else "MISSED"
+        console.print(
+            f"{group.name}: {score:.1%} of mutants killed (target {TARGET:.0%}: {verdict}); "
+            f"{len(survivors)} survivors listed in {report.relative_to(ROOT)}"
+        )
+        met &= score >= TARGET
+    return 0 if met else 1
