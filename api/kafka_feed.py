@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from wxcc_stream.api.entries import Kind
@@ -81,18 +82,7 @@ class KafkaFeed(Feed):
             )
             await self._consumer.start()
         consumer = self._consumer
-        partitions: dict[Kind, list[TopicPartition]] = {}
-        while True:
-            known = await consumer.topics()
-            missing = [t for t in self._kinds if t not in known]
-            if not missing:
-                break
-            self.error = f"waiting for topics {', '.join(missing)} (the worker creates them)"
-            log.info("%s", self.error)
-            await asyncio.sleep(RETRY_S)
-        for topic, kind in self._kinds.items():
-            numbers = sorted(consumer.partitions_for_topic(topic) or ())
-            partitions[kind] = [TopicPartition(topic, p) for p in numbers]
+        partitions = await self._partitions()
         every = [tp for tps in partitions.values() for tp in tps]
         consumer.assign(every)
         await consumer.seek_to_beginning(*every)
@@ -105,6 +95,34 @@ class KafkaFeed(Feed):
             ", ".join(self._kinds),
             sum(self._targets.values()),
         )
+
+    async def _partitions(self) -> dict[Kind, list[TopicPartition]]:
+        """The partitions of both topics, once the worker has created them."""
+        s = self._settings
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=s.kafka.bootstrap, client_id=f"{s.kafka.client_id}-api-admin"
+        )
+        await admin.start()
+        try:
+            while True:
+                described = await admin.describe_topics(list(self._kinds))
+                found = {
+                    t["topic"]: sorted(p["partition"] for p in t.get("partitions") or ())
+                    for t in described
+                    if t.get("error_code") == 0
+                }
+                missing = [t for t in self._kinds if not found.get(t)]
+                if not missing:
+                    break
+                self.error = f"waiting for topics {', '.join(missing)} (the worker creates them)"
+                log.info("%s", self.error)
+                await asyncio.sleep(RETRY_S)
+        finally:
+            await admin.close()
+        return {
+            kind: [TopicPartition(topic, p) for p in found[topic]]
+            for topic, kind in self._kinds.items()
+        }
 
     async def _read_forever(self) -> None:
         consumer = self._consumer
