@@ -31,7 +31,7 @@ log = logging.getLogger("api")
 
 # no token needed: probes, Prometheus, the API's description and the wallboard's files
 # (the page holds no data; it asks for the token and sends it with every request)
-PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/"})
+PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/wallboard",)
 
 

@@ -14,6 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -328,3 +329,125 @@ def _template(spec: dict[str, Any], path: str) -> str:
         return path
     head = path.rsplit("/", 1)[0]
     return next(p for p in spec["paths"] if p.startswith(head + "/{"))
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "wallboard"
+
+
+def _browser(profile: Path) -> Any:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 f"--user-data-dir={profile}", "--window-size=1600,1000"):  # fmt: skip
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+
+
+def _wait(what: str, check: Any, timeout_s: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as exc:  # the page is still building: look again
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: not within {timeout_s} s (last: {last!r})")
+
+
+def test_wallboard_in_headless_chromium_shows_the_day_and_follows_a_new_webhook(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """The page in Debian's Chromium: asks for the token once, shows the day's figures and
+    each team's agents, then a signed agent:login posted to a real ingress turns its
+    agent's tile to idle without a reload. Screenshots in var/test-artifacts/wallboard/.
+    (Last in the module: the new login changes the truth the other tests compare with.)"""
+    from selenium.webdriver.common.by import By
+
+    from tests.e2e.test_pipeline_ingress import SECRET, _ingress
+    from wxcc_stream.devtools.scenario import DEFAULT_SUBSCRIPTION_ID
+    from wxcc_stream.devtools.simulator import SendConfig, SigningKeys, send_events
+
+    pipeline.wait_for_truth(pipeline.api)
+    truth = pipeline.scenario
+    start, end = truth.config.start_ms, truth.config.start_ms + 24 * HOUR_MS
+    tasks = list(truth.task_truth.values())
+    handled = sum(1 for t in tasks if t["connectedTime"] is not None)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser = _browser(tmp_path / "chromium-profile")
+    try:
+        browser.get(f"{pipeline.api.base}/wallboard?from={start}&to={end}")
+        _wait("the token form", lambda: browser.find_element(By.ID, "token").is_displayed())
+        browser.find_element(By.ID, "token").send_keys(ADMIN_TOKEN)
+        browser.find_element(By.CSS_SELECTOR, "#login button").click()
+        text = lambda testid: browser.find_element(By.CSS_SELECTOR, f"[data-testid={testid}]").text  # noqa: E731
+        _wait("handled count", lambda: text("kpi-handled") == str(handled))
+        abandoned = sum(
+            1 for t in tasks if t["connectedTime"] is None and t["direction"] == "INBOUND"
+        )
+        assert text("kpi-abandoned") == str(abandoned)
+        for team in truth.directory.teams:
+            members = sum(1 for a in truth.agent_truth.values() if a["teamId"] == team.id)
+            summary = browser.find_element(
+                By.CSS_SELECTOR, f'[data-team="{team.id}"] [data-testid=team-summary]'
+            ).text
+            assert summary == f"logged-out {members}"
+        # the 2024 day is long over: the freshness indicator says so in red
+        assert browser.find_element(By.ID, "freshness").get_attribute("data-stale") == "true"
+        agent = truth.directory.agents[0].id
+        tile = f'[data-agent="{agent}"]'
+        first = browser.find_element(By.CSS_SELECTOR, f"{tile} .time").text
+        _wait("time in state ticking", lambda: browser.find_element(
+            By.CSS_SELECTOR, f"{tile} .time").text != first, timeout_s=5)  # fmt: skip
+        browser.save_screenshot(str(ARTIFACTS / "day-loaded.png"))
+
+        login = {
+            "id": "wallboard-test-login-0001", "specversion": "1.0", "type": "agent:login",
+            "source": truth.config.source, "comciscoorgid": truth.config.org_id,
+            "datacontenttype": "application/json",
+            "data": {"agentId": agent, "currentState": "idle",
+                     "createdTime": truth.agent_truth[agent]["lastEventTime"] + 60_000,
+                     "teamId": truth.directory.agents[0].team_id},
+        }  # fmt: skip
+
+        async def post() -> None:
+            async with _ingress(pipeline.settings, tmp_path / "ingress.log") as target:
+                summary = await send_events(
+                    [login], SendConfig(target=target, rate=None, concurrency=1),
+                    SigningKeys(by_subscription={DEFAULT_SUBSCRIPTION_ID: SECRET.encode()}),
+                )  # fmt: skip
+                assert summary.accepted == 1, summary.lines()
+
+        posted = time.monotonic()
+        asyncio.run(post())
+        try:
+            _wait(
+                "the agent's tile turns idle",
+                lambda: (
+                    browser.find_element(By.CSS_SELECTOR, tile).get_attribute("data-state")
+                    == "idle"
+                ),
+                timeout_s=30,
+            )
+        except AssertionError:
+            api_doc = pipeline.api.get(f"/agents/{agent}").json
+            logs = browser.get_log("browser") if hasattr(browser, "get_log") else []
+            raise AssertionError(
+                f"API has {api_doc['state']} rev {api_doc['revision']}; "
+                f"console {logs}\n{pipeline.worker.log_tail(15)}"
+            ) from None
+        print(f"tile changed {time.monotonic() - posted:.1f} s after the webhook was posted")
+        summary = browser.find_element(
+            By.CSS_SELECTOR, f'[data-team="{truth.directory.agents[0].team_id}"] '
+            "[data-testid=team-summary]",
+        ).text  # fmt: skip
+        assert "idle 1" in summary
+        browser.save_screenshot(str(ARTIFACTS / "after-webhook.png"))
+    finally:
+        browser.quit()
