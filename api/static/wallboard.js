@@ -84,7 +84,7 @@ function duration(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
   const two = (n) => String(n).padStart(2, "0");
-  if (h >= 48) return `${Math.floor(h / 24)}d ${h % 24}h`;
+  if (h >= 48) return `${Math.floor(h / 24)}d ${two(h % 24)}:${two(m)}:${two(sec)}`;
   return h ? `${h}:${two(m)}:${two(sec)}` : `${m}:${two(sec)}`;
 }
 
