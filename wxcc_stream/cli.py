@@ -14,6 +14,7 @@ from wxcc_stream.base.settings import SettingsError, load_settings
 
 # Each module registers one subcommand; adding a command is adding a line here.
 COMMAND_MODULES = (
+    "wxcc_stream.commands.api",
     "wxcc_stream.commands.backfill",
     "wxcc_stream.commands.broker",
     "wxcc_stream.commands.ingress",

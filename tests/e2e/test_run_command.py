@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import time
@@ -42,7 +43,7 @@ def _worker_ready(web_port: int) -> bool:
 def test_run_simulate_brings_up_broker_ingress_worker_and_fills_projections(
     tmp_path: Path,
 ) -> None:
-    port, web_port = free_port(), free_port()
+    port, web_port, api_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WXCC_")}
     env.update(
         WXCC_BROKER_PORT=str(port),
@@ -50,6 +51,7 @@ def test_run_simulate_brings_up_broker_ingress_worker_and_fills_projections(
         WXCC_BROKER_DATA_DIR=str(tmp_path / "broker"),
         WXCC_BROKER_HEAP_MB="384",
         WXCC_INGRESS_PORT=str(free_port()),
+        WXCC_API_PORT=str(api_port),
         WXCC_WORKER_WEB_PORT=str(web_port),
         WXCC_WORKER_DATA_DIR=str(tmp_path / "worker"),
         WXCC_WORKER_GRACE_MS="500",
@@ -87,6 +89,26 @@ def test_run_simulate_brings_up_broker_ingress_worker_and_fills_projections(
         # the simulated shift ends with every agent logged out and every task ended
         assert all(doc["state"] == "logged-out" for doc in agents.values())
         assert all(doc["status"] == "ended" for doc in tasks.values())
+        # the API started with it, and its printed token reads the same agents
+        found = re.search(r"wallboard: (http://\S+)/wallboard  \(token: (\S+)\)", output)
+        assert found, output[-3000:]
+        assert found.group(1) == f"http://127.0.0.1:{api_port}"
+        request = urllib.request.Request(
+            f"{found.group(1)}/agents", headers={"Authorization": f"Bearer {found.group(2)}"}
+        )
+        listed: list[object] = []
+        for _ in range(60):  # the API catches up on its own
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    listed = orjson.loads(response.read())["items"]
+                if len(listed) == 4:
+                    break
+            except urllib.error.HTTPError as exc:
+                refused = exc.code
+                if refused != 503:  # only "not caught up yet" is expected here
+                    raise
+            time.sleep(1.0)
+        assert len(listed) == 4, output[-3000:]
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=90) == 0
         output = (tmp_path / "run.log").read_text(errors="replace")

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "WXCC_"
 
@@ -125,6 +126,25 @@ class ApiSettings:
 
     host: str = "127.0.0.1"
     port: int = 8081
+    # bearer tokens, read-only: `token=*` (everything) or `token=team:ID|queue:ID|...`
+    # (agents of those teams, tasks of those queues), several separated by commas
+    tokens: str = ""
+    # IANA zone of the org: "today" (handled, abandoned, AHT, service level) starts at
+    # its midnight
+    org_timezone: str = "UTC"
+    # service level: share of inbound contacts answered within this many ms of queueing
+    service_level_ms: int = 20_000
+    # an agent idle (not ready) this long is highlighted on the wallboard
+    long_idle_ms: int = 15 * 60 * 1000
+    # the wallboard's freshness indicator turns red when nothing new came for this long
+    stale_after_ms: int = 120_000
+    # projection changes kept for Last-Event-ID resume of the live stream
+    change_log_size: int = 20_000
+    page_limit: int = 100
+    max_page_limit: int = 1000
+    # comma-separated origins allowed by CORS; empty: CORS off
+    cors_origins: str = ""
+    sse_ping_s: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +253,13 @@ def _check(settings: Settings) -> None:
         "WXCC_WORKER_TICK_INTERVAL_MS": settings.worker.tick_interval_ms,
         "WXCC_WORKER_HORIZON_MS": settings.worker.horizon_ms,
         "WXCC_BROKER_HEAP_MB": settings.broker.heap_mb,
+        "WXCC_API_SERVICE_LEVEL_MS": settings.api.service_level_ms,
+        "WXCC_API_CHANGE_LOG_SIZE": settings.api.change_log_size,
+        "WXCC_API_PAGE_LIMIT": settings.api.page_limit,
+        "WXCC_API_MAX_PAGE_LIMIT": settings.api.max_page_limit,
+        "WXCC_API_STALE_AFTER_MS": settings.api.stale_after_ms,
+        "WXCC_API_LONG_IDLE_MS": settings.api.long_idle_ms,
+        "WXCC_API_SSE_PING_S": settings.api.sse_ping_s,
     }
     for name, value in positive.items():
         if value <= 0:
@@ -250,8 +277,23 @@ def _check(settings: Settings) -> None:
         raise SettingsError(
             f"WXCC_INGRESS_PATH: must start with '/', got {settings.ingress.path!r}"
         )
+    if settings.api.page_limit > settings.api.max_page_limit:
+        raise SettingsError(
+            "WXCC_API_PAGE_LIMIT: must not exceed WXCC_API_MAX_PAGE_LIMIT "
+            f"({settings.api.max_page_limit}), got {settings.api.page_limit}"
+        )
+    _check_time_zone(settings.api.org_timezone)
     if not settings.kafka.bootstrap.strip():
         raise SettingsError("WXCC_KAFKA_BOOTSTRAP: must not be empty")
+
+
+def _check_time_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"WXCC_API_ORG_TIMEZONE: {name!r} is not an IANA time zone (e.g. Europe/Paris)"
+        ) from None
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

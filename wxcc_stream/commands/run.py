@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import signal
 import time
 from typing import Any
@@ -17,10 +18,11 @@ def register(subparsers: Any) -> None:
     """Add the `run` subcommand."""
     parser = subparsers.add_parser(
         "run",
-        help="run broker, ingress and worker together on this machine (Ctrl-C stops all)",
+        help="run broker, ingress, worker and the API/wallboard on this machine (Ctrl-C stops all)",
         description=(
-            "Start a local Kafka broker (real Apache Kafka from its jars), the webhook ingress "
-            "and the stream worker, all on 127.0.0.1; with --simulate, also send generated WxCC "
+            "Start a local Kafka broker (real Apache Kafka from its jars), the webhook ingress, "
+            "the stream worker and the query API with its wallboard (URL and token printed), "
+            "all on 127.0.0.1; with --simulate, also send generated WxCC "
             "traffic (signed, shuffled, duplicated) to the ingress. Ctrl-C stops everything."
         ),
     )
@@ -46,6 +48,15 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def _api_token(settings: Settings, env: dict[str, str]) -> str | None:
+    """A fresh development token for the API when none is configured (printed once)."""
+    if settings.api.tokens:
+        return None
+    token = secrets.token_urlsafe(18)
+    env["WXCC_API_TOKENS"] = f"{token}=*"
+    return token
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Start everything, then supervise until Ctrl-C, a failure or the requested end."""
     signal.signal(signal.SIGTERM, interrupt_on_sigterm)
@@ -61,11 +72,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.simulate and not settings.ingress.secrets:
         # the simulator signs with the same development secret the ingress checks
         env["WXCC_INGRESS_SECRETS"] = "wxcc-stream-dev=local-development-secret-0123456789"
+    token = _api_token(settings, env)
     supervisor = Supervisor(env)
     code = 0
     try:
         supervisor.start(Service("ingress", ("ingress",)))
         supervisor.start(Service("worker", ("worker",)))
+        supervisor.start(Service("api", ("api",)))
+        api = settings.api
+        print(
+            f"[run] wallboard: http://{api.host}:{api.port}/wallboard"
+            + (f"  (token: {token})" if token else "  (token: one of WXCC_API_TOKENS)"),
+            flush=True,
+        )
         stop_when: tuple[str, ...] = ()
         if args.simulate:
             time.sleep(3.0)  # let ingress bind its port before traffic starts

@@ -1,0 +1,61 @@
+"""Run the API until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+from aiohttp import web
+
+from wxcc_stream.api.app import build_app
+from wxcc_stream.base.gc_tuning import tune_garbage_collector
+from wxcc_stream.base.settings import Settings
+
+log = logging.getLogger("api")
+
+
+async def serve(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until `stop` is set (or SIGINT/SIGTERM when none is given)."""
+    app = build_app(settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.api.host, settings.api.port)
+        await site.start()
+        url = f"http://{settings.api.host}:{settings.api.port}"
+        log.info("listening on %s (wallboard %s/wallboard)", url, url)
+        tune_garbage_collector()
+        if on_listening is not None:
+            on_listening(url)
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def run_api(settings: Settings) -> int:
+    """Blocking entry point; the process exit code."""
+    try:
+        import uvloop
+
+        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        try:
+            runner.run(serve(settings))
+        except OSError as err:
+            log.error("api could not listen: %s", err)
+            return 1
+    return 0

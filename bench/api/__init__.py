@@ -1,0 +1,1 @@
+"""Benchmark of the query API: memory of a big view, change-to-stream latency."""

@@ -1,0 +1,7 @@
+"""`python -m bench.api`."""
+
+import sys
+
+from bench.api.run import main
+
+sys.exit(main())
