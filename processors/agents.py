@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from typing import Any
 
 from faust.streams import _current_event
 
+from wxcc_stream.base.clock import Clock, SystemClock
 from wxcc_stream.base.partitioning import KeyPartitioner
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.processors.entity import Policy
@@ -30,18 +30,14 @@ from wxcc_stream.processors.metrics import WorkerMetrics
 from wxcc_stream.processors.outputs import Outgoing
 from wxcc_stream.processors.positions import Positions
 from wxcc_stream.processors.rebalance import take_in_order
-from wxcc_stream.processors.routing import bundle, header_map, shared_partition_count, target_raw
+from wxcc_stream.processors.routing import bundle, shared_partition_count, target_raw
 from wxcc_stream.processors.topology import Topology
 from wxcc_stream.schemas.event import EntityKind
+from wxcc_stream.schemas.raw_record import header_map
 
 __all__ = ["ShellContext", "register_agents"]
 
 log = logging.getLogger(__name__)
-
-
-def now_ms() -> int:
-    """Wall-clock milliseconds: the processing time the core is given."""
-    return int(time.time() * 1000)
 
 
 @dataclass(slots=True)
@@ -60,6 +56,8 @@ class ShellContext:
     totals: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     positions: dict[str, Positions] = field(default_factory=dict)
     partitioner: KeyPartitioner = field(default_factory=KeyPartitioner)
+    # the processing time the core is given (injected, so tests can pin it)
+    clock: Clock = field(default_factory=SystemClock)
 
     @classmethod
     def create(
@@ -96,7 +94,7 @@ class ShellContext:
 
     async def check_liveness(self, app: Any, topics: set[str]) -> None:
         """Compare processed positions with end offsets; log and export stalled partitions."""
-        now = now_ms()
+        now = self.clock.now_ms()
         assigned = [tp for tp in app.consumer.assignment() if tp.topic in topics]
         self.detector.assign(((tp.topic, tp.partition) for tp in assigned), now)
         if not assigned:
@@ -234,7 +232,9 @@ async def _watch_offsets(
     logged once.
     """
     ends = {(h.topic, h.partition): h.end_offset for h in context.health if h.end_offset}
-    events, holes = await take_in_order(app.consumer, positions, batch, now_ms=now_ms(), ends=ends)
+    events, holes = await take_in_order(
+        app.consumer, positions, batch, now_ms=context.clock.now_ms(), ends=ends
+    )
     for hole in holes:
         topic, partition = hole.tp
         if hole.presumed:
@@ -297,7 +297,7 @@ def _entity_agent(app: Any, topology: Topology, context: ShellContext) -> Any:
         positions = context.positions_for("entities")
         async for batch in stream.take_events(batch_max, within):
             events = await _watch_offsets(app, context, positions, batch)
-            now = now_ms()
+            now = context.clock.now_ms()
             count = shared_count()
             records: dict[EntityKind, list[Record]] = {kind: [] for kind in tables}
             hops: dict[tuple[EntityKind, bytes], list[bytes]] = {}
@@ -371,7 +371,7 @@ def _entity_agent(app: Any, topology: Topology, context: ShellContext) -> Any:
                                 cache.discard(key)
                             else:
                                 table[key] = value
-            done = now_ms()
+            done = context.clock.now_ms()
             for kind, result in results.items():
                 context.observe_batch(kind, result, done)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +137,7 @@ def _register_timers(app: Any, topology: Topology, context: ShellContext) -> Non
 
     async def tick() -> None:
         assignment = app.consumer.assignment()
-        await send_ticks(streams, assignment, _now_ms())
+        await send_ticks(streams, assignment, context.clock.now_ms())
 
     async def liveness() -> None:
         await context.check_liveness(app, sources)
@@ -161,7 +160,3 @@ def _register_timers(app: Any, topology: Topology, context: ShellContext) -> Non
 
     app.on_partitions_revoked.connect(revoked)
     app.on_partitions_assigned.connect(assigned)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

@@ -26,9 +26,9 @@ import orjson
 
 from wxcc_stream.processors.entity import EntityLog, Held, SortKey, hold
 from wxcc_stream.processors.errors import ProcessorError
-from wxcc_stream.processors.kinds import KINDS, ProjectionKind
-from wxcc_stream.processors.ordering import OTHER_RANK
 from wxcc_stream.processors.rows import DEFAULT, Defaults, exact
+from wxcc_stream.projections.event_order import OTHER_RANK
+from wxcc_stream.projections.registry import KINDS, ProjectionKind
 from wxcc_stream.schemas.event import EntityKind, Event
 
 FORMAT = 2

@@ -36,8 +36,6 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from wxcc_stream.processors.errors import ProcessorError
-from wxcc_stream.processors.kinds import KINDS, ProjectionKind, ProjectionState
-from wxcc_stream.processors.ordering import OTHER_RANK, SemanticIdentity, semantic_identity
 from wxcc_stream.processors.outcome import (
     NOTHING,
     BeyondHorizon,
@@ -48,7 +46,9 @@ from wxcc_stream.processors.outcome import (
     Outcome,
 )
 from wxcc_stream.processors.rows import Defaults, decode_row, encode_row
+from wxcc_stream.projections.event_order import OTHER_RANK, SemanticIdentity, semantic_identity
 from wxcc_stream.projections.fold import document_bytes
+from wxcc_stream.projections.registry import KINDS, ProjectionKind, ProjectionState
 from wxcc_stream.schemas.event import EntityKind, Event, TimeSource
 
 EventRef = tuple[str, str]

@@ -30,10 +30,11 @@ from wxcc_stream.processors.entity import (
     projection_bytes,
     release_due,
 )
-from wxcc_stream.processors.ordering import TIEBREAK
 from wxcc_stream.processors.outcome import Outcome
 from wxcc_stream.processors.routing import unbundle
 from wxcc_stream.processors.schedule import Schedule, index_key
+from wxcc_stream.projections.event_order import TIEBREAK
+from wxcc_stream.schemas.deadletter import deadletter_document
 from wxcc_stream.schemas.event import EntityKind, Event
 
 __all__ = ["BatchResult", "LogCache", "Output", "Record", "Role", "Stats", "process_batch"]
@@ -244,18 +245,17 @@ def _report(
         stats.projections += 1
         stats.received_at.extend(e.received_at for e in folded if e.received_at is not None)
     for conflict in outcome.conflicts:
-        doc = {
-            "stage": "processor",
-            "reason": "conflict",
-            "detail": "same (source, id) with a different payload: the first version is kept",
-            "stream": kind.value,
-            "entityId": entity_id,
-            "kept": conflict.kept.to_dict(),
-            "rejected": conflict.rejected.to_dict(),
-        }
-        outputs.append(
-            Output(Role.DEADLETTER, None, orjson.dumps(doc, option=orjson.OPT_SORT_KEYS))
+        letter = deadletter_document(
+            "conflict",
+            "same (source, id) with a different payload: the first version is kept",
+            {
+                "stream": kind.value,
+                "entityId": entity_id,
+                "kept": conflict.kept.to_dict(),
+                "rejected": conflict.rejected.to_dict(),
+            },
         )
+        outputs.append(Output(Role.DEADLETTER, None, letter))
         stats.conflicts += 1
     for beyond in outcome.beyond_horizon:
         late_doc: dict[str, Any] = {
@@ -277,16 +277,14 @@ def _report(
 
 
 def _bad_record(kind: EntityKind, record: Record, exc: Exception) -> Output:
-    doc: dict[str, Any] = {
-        "stage": "processor",
-        "reason": "bad_stream_record",
-        "detail": f"{type(exc).__name__}: {exc}",
+    fields = {
         "stream": kind.value,
         "source": {"partition": record.partition, "offset": record.offset},
         "key": record.key.decode(errors="replace") if record.key else None,
         "body": record.value.decode(errors="replace"),
     }
-    return Output(Role.DEADLETTER, None, orjson.dumps(doc, option=orjson.OPT_SORT_KEYS))
+    letter = deadletter_document("bad_stream_record", f"{type(exc).__name__}: {exc}", fields)
+    return Output(Role.DEADLETTER, None, letter)
 
 
 def process_batch(

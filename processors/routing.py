@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,9 +9,11 @@ from typing import Any
 import orjson
 
 from wxcc_stream.schemas.cloudevent import SchemaError, entity_keys, parse_event_bytes
+from wxcc_stream.schemas.deadletter import body_fields, deadletter_document
 from wxcc_stream.schemas.event import EntityKind, Event
+from wxcc_stream.schemas.raw_record import received_at_of
 
-__all__ = ["Routed", "Targets", "bundle", "header_map", "route_raw", "target_raw", "unbundle"]
+__all__ = ["Routed", "Targets", "bundle", "route_raw", "target_raw", "unbundle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,33 +36,6 @@ class Targets:
     reason: str | None = None
 
 
-def header_map(
-    headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None,
-) -> dict[str, bytes]:
-    """Kafka headers as a dict (the last value wins)."""
-    if not headers:
-        return {}
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return {str(k): bytes(v) if v is not None else b"" for k, v in items}
-
-
-def _received_at(headers: Mapping[str, bytes], fallback_ms: int) -> int:
-    raw = headers.get("received_at")
-    if raw:
-        try:
-            return int(raw)
-        except ValueError:
-            pass
-    return fallback_ms
-
-
-def _body_for_letter(body: bytes) -> dict[str, str]:
-    try:
-        return {"body": body.decode("utf-8")}
-    except UnicodeDecodeError:
-        return {"bodyBase64": base64.b64encode(body).decode()}
-
-
 def deadletter_doc(
     reason: str,
     detail: str,
@@ -72,16 +46,13 @@ def deadletter_doc(
     field: str | None = None,
 ) -> bytes:
     """The dead-letter record for a raw record: body, reason, headers and where it was read."""
-    doc: dict[str, Any] = {
-        "stage": "processor",
-        "reason": reason,
-        "detail": detail,
+    fields: dict[str, Any] = {
         "field": field,
         "headers": {k: v.decode("utf-8", errors="replace") for k, v in headers.items()},
         "source": dict(source),
-        **_body_for_letter(body),
+        **body_fields(body),
     }
-    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+    return deadletter_document(reason, detail, fields)
 
 
 def target_raw(
@@ -98,7 +69,7 @@ def target_raw(
     `received_at` header.
     """
     body = value or b""
-    received_at = _received_at(headers, timestamp_ms)
+    received_at = received_at_of(headers, timestamp_ms)
     try:
         event = parse_event_bytes(body, received_at=received_at)
     except SchemaError as exc:

@@ -34,7 +34,7 @@ GROUPS: tuple[Group, ...] = (
         sources=(
             "processors/entity.py",
             "processors/entity_batch.py",
-            "processors/ordering.py",
+            "projections/event_order.py",
             "processors/outcome.py",
             "processors/routing.py",
             "processors/schedule.py",

@@ -16,7 +16,7 @@ from wxcc_stream.processors.entity import (
     projection_bytes,
     release_due,
 )
-from wxcc_stream.processors.kinds import KINDS
+from wxcc_stream.projections.registry import KINDS
 from wxcc_stream.schemas.event import EntityKind
 
 POLICY = Policy(grace_ms=100, flush_timeout_ms=1_000, horizon_ms=1_000)

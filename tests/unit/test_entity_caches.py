@@ -17,8 +17,8 @@ from wxcc_stream.processors.entity import (
     projection,
     release_due,
 )
-from wxcc_stream.processors.kinds import KINDS, ProjectionState
 from wxcc_stream.projections import agent_document, evolve_agent, fold, initial_agent_state
+from wxcc_stream.projections.registry import KINDS, ProjectionState
 from wxcc_stream.schemas.event import EntityKind
 
 

@@ -18,7 +18,8 @@ from wxcc_stream.devtools.simulator import (
 )
 from wxcc_stream.devtools.simulator.options import parse_duration_ms, parse_fraction
 from wxcc_stream.ingress.admission import Accepted, admit
-from wxcc_stream.ingress.policy import AdmissionPolicy, parse_secrets
+from wxcc_stream.ingress.policy import AdmissionPolicy
+from wxcc_stream.schemas.signing import parse_secrets
 
 
 @pytest.mark.parametrize(

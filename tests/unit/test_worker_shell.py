@@ -13,9 +13,10 @@ from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig,
 from wxcc_stream.processors.entity import Policy
 from wxcc_stream.processors.entity_batch import LogCache, Output, Record, Role, process_batch
 from wxcc_stream.processors.liveness import StallDetector
-from wxcc_stream.processors.routing import header_map, route_raw
+from wxcc_stream.processors.routing import route_raw
 from wxcc_stream.processors.schedule import Schedule, bucket_key, index_key, is_internal_key
 from wxcc_stream.schemas.event import EntityKind
+from wxcc_stream.schemas.raw_record import header_map
 
 POLICY = Policy(grace_ms=3000, flush_timeout_ms=2000, horizon_ms=6 * HOUR_MS)
 PARTITIONS = 4

@@ -26,7 +26,7 @@ from wxcc_stream.devtools.simulator import (
     send_events,
 )
 from wxcc_stream.devtools.simulator.options import parse_duration_ms, parse_fraction
-from wxcc_stream.ingress.policy import parse_secrets
+from wxcc_stream.schemas.signing import parse_secrets
 
 
 def register(subparsers: Any) -> None:

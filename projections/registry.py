@@ -1,4 +1,4 @@
-"""The two projections behind a common shape, so the per-entity log is written once."""
+"""The two projections behind a common shape (the registry the per-entity log folds with)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wxcc_stream.processors.ordering import TIEBREAK
 from wxcc_stream.projections.agent_state import (
     AgentState,
     agent_document,
@@ -16,6 +15,7 @@ from wxcc_stream.projections.agent_state import (
     initial_agent_state,
     is_agent_terminal,
 )
+from wxcc_stream.projections.event_order import TIEBREAK
 from wxcc_stream.projections.task_lifecycle import (
     TaskLifecycle,
     evolve_task,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.event_builders import AGENT, TASK, agent_event, leg_event, task_event
-from wxcc_stream.processors.ordering import order_key, semantic_identity, tiebreak
+from wxcc_stream.projections.event_order import order_key, semantic_identity, tiebreak
 from wxcc_stream.schemas.event import EntityKind, Event
 
 AGENT_RANKS = [

@@ -1,12 +1,16 @@
-"""WxCC webhook signing: hex HMAC-SHA256 of the raw body, and the v2 timestamp check. Pure."""
+"""WxCC webhook signing: hex HMAC-SHA256 of the raw body, the v2 timestamp check and the
+secrets format (`subId=secret1|secret2,...`). Shared by the ingress and the simulator. Pure."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from functools import lru_cache
+from types import MappingProxyType
+
+from wxcc_stream.base.settings import SettingsError
 
 SIGNATURE_HEADER = "X-WebexCC-Signature"
 TIMESTAMP_HEADER = "X-WebExCC-Timestamp"
@@ -101,3 +105,28 @@ def check_timestamp(
         if value is not None and abs(now_ms - value) > tolerance_ms:
             return TimestampCheck.OUT_OF_RANGE
     return TimestampCheck.VALID
+
+
+def parse_secrets(text: str) -> Mapping[str, tuple[bytes, ...]]:
+    """Parse `subId=secret1|secret2,other=secret` into subscription id -> secrets.
+
+    Several secrets for one subscription are all accepted, so a secret can be rotated
+    without downtime. Errors never echo a secret, only the subscription id.
+    """
+    result: dict[str, tuple[bytes, ...]] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        sub_id, sep, values = item.partition("=")
+        sub_id = sub_id.strip()
+        if not sep or not sub_id:
+            raise SettingsError(
+                "WXCC_INGRESS_SECRETS: expected subscriptionId=secret[|secret...], "
+                "entries separated by commas"
+            )
+        secrets = tuple(s.strip().encode() for s in values.split("|") if s.strip())
+        if not secrets:
+            raise SettingsError(f"WXCC_INGRESS_SECRETS: subscription {sub_id!r} has no secret")
+        result[sub_id] = result.get(sub_id, ()) + secrets
+    return MappingProxyType(result)
