@@ -6,8 +6,7 @@ import orjson
 import pytest
 
 from tests.unit.event_builders import AGENT, TASK, agent_event, task_event
-from wxcc_stream.processors.codec import FORMAT, LogDecodeError, decode_log, encode_log
-from wxcc_stream.processors.entity import (
+from wxcc_stream.processors.core.entity import (
     EntityLog,
     Policy,
     accept,
@@ -16,6 +15,7 @@ from wxcc_stream.processors.entity import (
     projection_bytes,
     release_due,
 )
+from wxcc_stream.processors.storage.log_value import FORMAT, LogDecodeError, decode_log, encode_log
 from wxcc_stream.projections.registry import KINDS
 from wxcc_stream.schemas.event import EntityKind
 

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from tests.unit.event_builders import AGENT, TASK, agent_event, leg_event, task_event
-from wxcc_stream.processors.codec import LogDecodeError, decode_log, encode_log
-from wxcc_stream.processors.entity import (
+from wxcc_stream.processors.core.entity import (
     CHECKPOINT_EVERY,
     EntityLog,
     Policy,
@@ -24,7 +23,8 @@ from wxcc_stream.processors.entity import (
     projection_bytes,
     release_due,
 )
-from wxcc_stream.processors.outcome import BeyondReason, DuplicateReason, Outcome
+from wxcc_stream.processors.core.outcome import BeyondReason, DuplicateReason, Outcome
+from wxcc_stream.processors.storage.log_value import LogDecodeError, decode_log, encode_log
 from wxcc_stream.projections import (
     agent_document,
     document_bytes,

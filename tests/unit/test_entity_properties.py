@@ -15,8 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.contract_ranks import AGENT_RANK, STATE_CHANGES, TASK_RANK
-from wxcc_stream.processors.codec import decode_log, encode_log
-from wxcc_stream.processors.entity import (
+from wxcc_stream.processors.core.entity import (
     EntityLog,
     Policy,
     accept_many,
@@ -24,7 +23,8 @@ from wxcc_stream.processors.entity import (
     projection_bytes,
     release_due,
 )
-from wxcc_stream.processors.outcome import Outcome
+from wxcc_stream.processors.core.outcome import Outcome
+from wxcc_stream.processors.storage.log_value import decode_log, encode_log
 from wxcc_stream.projections import (
     agent_document,
     document_bytes,

@@ -27,7 +27,7 @@ from wxcc_stream.devtools.scenario import (
     damage,
     generate,
 )
-from wxcc_stream.processors.entity import (
+from wxcc_stream.processors.core.entity import (
     EntityLog,
     Policy,
     accept,
@@ -35,7 +35,7 @@ from wxcc_stream.processors.entity import (
     projection,
     release_due,
 )
-from wxcc_stream.processors.outcome import Outcome
+from wxcc_stream.processors.core.outcome import Outcome
 from wxcc_stream.projections import (
     agent_document,
     evolve_agent,

@@ -6,7 +6,7 @@ Format 2 (written): a JSON object
      "watermark": ..., "floor": ..., "lastArrivalMs": ..., "defaults": [source, orgId],
      "history": [row, ...], "buffer": [row, ...]}
 
-where each row is the compact array `processors.rows` describes (`defaults` are the source
+where each row is the compact array `processors.storage.rows` describes (`defaults` are the source
 and orgId it leaves out), embedded as the bytes it was encoded to on arrival (`Held.row`),
 so writing a log costs little more than joining bytes, however long its history. `base` is
 null while it is the initial projection (nothing pruned yet) and absent when it equals
@@ -24,9 +24,9 @@ from typing import Any
 
 import orjson
 
-from wxcc_stream.processors.entity import EntityLog, Held, SortKey, hold
+from wxcc_stream.processors.core.entity import EntityLog, Held, SortKey, hold
 from wxcc_stream.processors.errors import ProcessorError
-from wxcc_stream.processors.rows import DEFAULT, Defaults, exact
+from wxcc_stream.processors.storage.rows import DEFAULT, Defaults, exact
 from wxcc_stream.projections.event_order import OTHER_RANK
 from wxcc_stream.projections.registry import KINDS, ProjectionKind
 from wxcc_stream.schemas.event import EntityKind, Event

@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 from wxcc_stream.base.partitioning import KeyPartitioner
 from wxcc_stream.processors.errors import ProcessorError
 
-__all__ = ["Outgoing", "OutputError"]
+__all__ = ["BatchProducer", "OutputError"]
 
 Headers = Sequence[tuple[str, bytes]]
 _Row = tuple[bytes | None, bytes, list[tuple[str, bytes]] | None]
@@ -28,7 +28,7 @@ class OutputError(ProcessorError):
     """Kafka refused an output batch."""
 
 
-class Outgoing:
+class BatchProducer:
     """Output records of one processing batch, grouped by topic and partition."""
 
     __slots__ = ("_by_partition", "_counts", "_partitioner", "_producer")

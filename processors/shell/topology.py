@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from wxcc_stream.base.kafka_topics import TopicSpec
 from wxcc_stream.base.settings import Settings
+from wxcc_stream.processors.core.batch import Role
+from wxcc_stream.processors.core.routing import shared_partition_count
 from wxcc_stream.schemas.event import EntityKind
 
 __all__ = [
     "EntityTopology",
+    "SharedPartitions",
     "Topology",
     "declare_topology",
     "repartition_topic_name",
     "topic_specs",
 ]
+
+log = logging.getLogger(__name__)
 
 # Keys are entity ids as UTF-8 bytes, values bytes we encode ourselves (orjson), so the
 # shell decides every byte that reaches Kafka and a table value restores unchanged.
@@ -52,6 +58,23 @@ class Topology:
     entities: Mapping[EntityKind, EntityTopology]
     # what the entity agent subscribes to: the raw topic and both per-entity streams
     entity_source: Any
+
+    def stream_kinds(self) -> dict[str, EntityKind]:
+        """Topic name -> kind of the per-entity streams."""
+        return {e.stream.get_topic_name(): kind for kind, e in self.entities.items()}
+
+    def role_topics(self) -> dict[EntityKind, dict[Role, str]]:
+        """Per stream, the topic of each output role."""
+        late, deadletter = self.late.get_topic_name(), self.deadletter.get_topic_name()
+        return {
+            kind: {
+                Role.ORDERED: e.ordered.get_topic_name(),
+                Role.PROJECTION: e.projection.get_topic_name(),
+                Role.LATE: late,
+                Role.DEADLETTER: deadletter,
+            }
+            for kind, e in self.entities.items()
+        }
 
     def all_topics(self) -> list[Any]:
         """Every topic the worker reads or writes (for declaring them at start)."""
@@ -121,3 +144,27 @@ def topic_specs(settings: Settings, changelogs: Iterable[str]) -> list[TopicSpec
     for changelog in changelogs:
         names[changelog] = _COMPACTED
     return [TopicSpec(name, t.partitions, cfg, replicas) for name, cfg in names.items()]
+
+
+class SharedPartitions:
+    """The partition count the raw topic and the per-entity streams share, once known."""
+
+    def __init__(self, topology: Topology) -> None:
+        self._names = (topology.raw.get_topic_name(), *topology.stream_kinds())
+        self._known: list[int | None] = []
+
+    def count(self, consumer: Any) -> int | None:
+        """The shared count; None while the metadata is missing (every raw record takes
+        the hop meanwhile) or when the counts differ (then always)."""
+        if not self._known:
+            counts = [consumer.topic_partitions(name) for name in self._names]
+            if any(c is None for c in counts):
+                return None
+            self._known.append(shared_partition_count(counts))
+            if self._known[0] is None:
+                log.warning(
+                    "the raw topic and the per-entity streams have different partition "
+                    "counts (%s): every raw record goes through its entity's stream",
+                    dict(zip(self._names, counts, strict=True)),
+                )
+        return self._known[0]

@@ -4,7 +4,7 @@ Tables may only change inside stream processing, so a timer cannot release a qui
 entity's buffer itself. Instead a timer sends a tick record (no key) to every partition of
 the per-entity streams that this worker owns; the agent that owns the buffers processes the
 tick like any record and releases what is due for the entities of that partition (see
-`processors.schedule` for how it knows which ones).
+`processors.core.schedule` for how it knows which ones).
 """
 
 from __future__ import annotations

@@ -19,8 +19,7 @@ from typing import Any
 
 import orjson
 
-from wxcc_stream.processors.codec import decode_log, encode_log
-from wxcc_stream.processors.entity import (
+from wxcc_stream.processors.core.entity import (
     EntityLog,
     Policy,
     accept_many,
@@ -30,14 +29,15 @@ from wxcc_stream.processors.entity import (
     projection_bytes,
     release_due,
 )
-from wxcc_stream.processors.outcome import Outcome
-from wxcc_stream.processors.routing import unbundle
-from wxcc_stream.processors.schedule import Schedule, index_key
+from wxcc_stream.processors.core.outcome import Outcome
+from wxcc_stream.processors.core.routing import unbundle
+from wxcc_stream.processors.core.schedule import Schedule, index_key
+from wxcc_stream.processors.storage.log_value import decode_log, encode_log
 from wxcc_stream.projections.event_order import TIEBREAK
 from wxcc_stream.schemas.deadletter import deadletter_document
 from wxcc_stream.schemas.event import EntityKind, Event
 
-__all__ = ["BatchResult", "LogCache", "Output", "Record", "Role", "Stats", "process_batch"]
+__all__ = ["BatchResult", "LogCache", "Publication", "Record", "Role", "Stats", "process_batch"]
 
 # Entities a tick works off per partition; the rest waits for the next tick, so one tick
 # never blocks the loop for long (a compaction wave at the end of a day, say).
@@ -66,8 +66,8 @@ class Record:
 
 
 @dataclass(frozen=True, slots=True)
-class Output:
-    """A record to publish."""
+class Publication:
+    """A record to publish, by role (the shell knows each role's topic)."""
 
     role: Role
     key: bytes | None
@@ -98,10 +98,10 @@ class Stats:
 
 @dataclass(slots=True)
 class BatchResult:
-    """What the agent does with one batch: publish `outputs`, then apply `writes`."""
+    """What the agent does with one batch: publish `publications`, then apply `writes`."""
 
     writes: dict[int, dict[bytes, bytes | None]]
-    outputs: list[Output]
+    publications: list[Publication]
     stats: Stats
 
 
@@ -222,18 +222,20 @@ def _report(
     after: EntityLog,
     outcome: Outcome,
     partition: int,
-    outputs: list[Output],
+    publications: list[Publication],
     stats: Stats,
 ) -> None:
     key = entity_id.encode()
     known = TIEBREAK[kind]
     for event in outcome.released:
-        outputs.append(
-            Output(Role.ORDERED, key, _ordered_value(event, False), _event_headers(event, False))
+        publications.append(
+            Publication(
+                Role.ORDERED, key, _ordered_value(event, False), _event_headers(event, False)
+            )
         )
     for event in outcome.late:
-        outputs.append(
-            Output(Role.ORDERED, key, _ordered_value(event, True), _event_headers(event, True))
+        publications.append(
+            Publication(Role.ORDERED, key, _ordered_value(event, True), _event_headers(event, True))
         )
     folded = (*outcome.released, *outcome.late)
     stats.events_out += len(folded)
@@ -241,7 +243,7 @@ def _report(
     stats.unknown_types += sum(1 for e in folded if e.type not in known)
     stats.duplicates += len(outcome.duplicates)
     if outcome.changed:
-        outputs.append(Output(Role.PROJECTION, key, projection_bytes(after)))
+        publications.append(Publication(Role.PROJECTION, key, projection_bytes(after)))
         stats.projections += 1
         stats.received_at.extend(e.received_at for e in folded if e.received_at is not None)
     for conflict in outcome.conflicts:
@@ -255,7 +257,7 @@ def _report(
                 "rejected": conflict.rejected.to_dict(),
             },
         )
-        outputs.append(Output(Role.DEADLETTER, None, letter))
+        publications.append(Publication(Role.DEADLETTER, None, letter))
         stats.conflicts += 1
     for beyond in outcome.beyond_horizon:
         late_doc: dict[str, Any] = {
@@ -268,7 +270,9 @@ def _report(
             "why": beyond.describe(),
             "event": beyond.event.to_dict(),
         }
-        outputs.append(Output(Role.LATE, key, orjson.dumps(late_doc, option=orjson.OPT_SORT_KEYS)))
+        publications.append(
+            Publication(Role.LATE, key, orjson.dumps(late_doc, option=orjson.OPT_SORT_KEYS))
+        )
         stats.beyond_horizon += 1
     if outcome.compacted:
         stats.compacted += 1
@@ -276,7 +280,7 @@ def _report(
     stats.seen_delta[partition] += held_count(after) - held_count(before)
 
 
-def _bad_record(kind: EntityKind, record: Record, exc: Exception) -> Output:
+def _bad_record(kind: EntityKind, record: Record, exc: Exception) -> Publication:
     fields = {
         "stream": kind.value,
         "source": {"partition": record.partition, "offset": record.offset},
@@ -284,7 +288,7 @@ def _bad_record(kind: EntityKind, record: Record, exc: Exception) -> Output:
         "body": record.value.decode(errors="replace"),
     }
     letter = deadletter_document("bad_stream_record", f"{type(exc).__name__}: {exc}", fields)
-    return Output(Role.DEADLETTER, None, letter)
+    return Publication(Role.DEADLETTER, None, letter)
 
 
 def process_batch(
@@ -297,7 +301,7 @@ def process_batch(
     cache: LogCache | None = None,
 ) -> BatchResult:
     """Run one batch of a per-entity stream through the core; see the module docstring."""
-    outputs: list[Output] = []
+    publications: list[Publication] = []
     stats = Stats()
     parts: dict[int, _Partition] = {}
     grouped: dict[int, dict[str, list[Event]]] = defaultdict(dict)
@@ -311,7 +315,7 @@ def process_batch(
         try:
             events = list(record.events) if record.events is not None else unbundle(record.value)
         except (ValueError, KeyError, TypeError) as exc:
-            outputs.append(_bad_record(kind, record, exc))
+            publications.append(_bad_record(kind, record, exc))
             stats.deadlettered += 1
             continue
         stats.events_in += len(events)
@@ -323,16 +327,16 @@ def process_batch(
             fresh = known is None
             before = new_log(kind, entity_id) if known is None else known
             after, outcome = accept_many(before, events, now_ms=now_ms, policy=policy)
-            _finish(part, entity_id, before, after, outcome, fresh, outputs, stats, filed=True)
+            _finish(part, entity_id, before, after, outcome, fresh, publications, stats, filed=True)
         if partition in ticked:
-            _tick(part, now_ms, outputs, stats, exclude=grouped[partition].keys())
+            _tick(part, now_ms, publications, stats, exclude=grouped[partition].keys())
 
     writes = {}
     for partition, part in parts.items():
         part.values.update(part.schedule.writes())
         if part.values:
             writes[partition] = part.values
-    return BatchResult(writes, outputs, stats)
+    return BatchResult(writes, publications, stats)
 
 
 def _finish(
@@ -342,13 +346,13 @@ def _finish(
     after: EntityLog,
     outcome: Outcome,
     fresh: bool,
-    outputs: list[Output],
+    publications: list[Publication],
     stats: Stats,
     *,
     filed: bool,
 ) -> None:
     """Report an entity's step, stage its table value and file its next wake-ups."""
-    _report(part.kind, entity_id, before, after, outcome, part.partition, outputs, stats)
+    _report(part.kind, entity_id, before, after, outcome, part.partition, publications, stats)
     # A duplicate may be the replay of records whose table write reached a local store
     # (RocksDB) but not the changelog before a crash: writing the value again, unchanged,
     # puts it in the changelog, so a worker that rebuilds this table from there gets it.
@@ -364,7 +368,12 @@ def _finish(
 
 
 def _tick(
-    part: _Partition, now_ms: int, outputs: list[Output], stats: Stats, *, exclude: Iterable[str]
+    part: _Partition,
+    now_ms: int,
+    publications: list[Publication],
+    stats: Stats,
+    *,
+    exclude: Iterable[str],
 ) -> None:
     """Release what is due and compact what is quiet, for this partition's entities."""
     done = set(exclude)  # accept_many already released what was due for these
@@ -380,4 +389,4 @@ def _tick(
             continue
         after, outcome = release_due(before, now_ms=now_ms, policy=part.policy)
         filed = entity_id not in taken_from_bucket
-        _finish(part, entity_id, before, after, outcome, False, outputs, stats, filed=filed)
+        _finish(part, entity_id, before, after, outcome, False, publications, stats, filed=filed)

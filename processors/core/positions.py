@@ -2,7 +2,7 @@
 
 Faust can hand an agent a partition's records with some missing (records fetched around a
 rebalance are dropped from its queues or read past) and still acknowledge them, so its own
-commit can move past records no agent processed; see `processors.rebalance`. The worker's
+commit can move past records no agent processed; see `processors.shell.intake`. The worker's
 inputs (raw and per-entity topics: no transactions, no compaction) have contiguous offsets,
 so an agent can do without Faust's bookkeeping:
 

@@ -9,16 +9,13 @@ from typing import Any
 
 import faust
 
-from wxcc_stream.base.partitioning import KeyPartitioner
 from wxcc_stream.base.settings import Settings
-from wxcc_stream.processors.agents import ShellContext, register_agents
-from wxcc_stream.processors.liveness import StallDetector
-from wxcc_stream.processors.metrics import WorkerMetrics
-from wxcc_stream.processors.positions import committable
-from wxcc_stream.processors.rebalance import install_commit_guard
-from wxcc_stream.processors.ticks import send_ticks
-from wxcc_stream.processors.topology import Topology, declare_topology
-from wxcc_stream.processors.web import register_web
+from wxcc_stream.processors.ops.web import register_web
+from wxcc_stream.processors.shell.agent import register_agents
+from wxcc_stream.processors.shell.context import ShellContext
+from wxcc_stream.processors.shell.intake import watch_rebalances
+from wxcc_stream.processors.shell.ticks import send_ticks
+from wxcc_stream.processors.shell.topology import Topology, declare_topology
 
 __all__ = ["app_data_dir", "app_id", "build_app", "resolve_store"]
 
@@ -80,8 +77,6 @@ def app_data_dir(settings: Settings) -> Path:
 def build_app(settings: Settings) -> faust.App:
     """A Faust app with the processors' topics, tables, agents, timers and web views."""
     w = settings.worker
-    # where a raw record's entity lives (Kafka's key partitioning, remembered per key)
-    partitioner = KeyPartitioner()
     store = resolve_store(w.store)
     data_dir = app_data_dir(settings)
     if store.startswith("rocksdb"):
@@ -111,7 +106,7 @@ def build_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=max(0.5, w.session_timeout_ms / 4000.0),
         broker_commit_interval=1.0,
         # no waiting for the streams to drain on revocation: what is committed is decided
-        # by the commit guard (processors.rebalance), not by Faust's acks, and waiting
+        # by the commit guard (processors.shell.intake), not by Faust's acks, and waiting
         # would only make rebalances longer
         stream_wait_empty=False,
         table_standby_replicas=0,
@@ -122,12 +117,16 @@ def build_app(settings: Settings) -> faust.App:
         worker_redirect_stdouts=False,
     )
     topology = declare_topology(app, settings)
-    context = ShellContext.create(
-        settings, WorkerMetrics.create(), StallDetector(w.stall_timeout_ms), partitioner
-    )
+    context = ShellContext.create(settings)
     register_agents(app, topology, context)
     _register_timers(app, topology, context)
-    register_web(app, context)
+    # Faust's own offsets can pass records no agent processed (processors.shell.intake)
+    watch_rebalances(
+        app,
+        context.ledger,
+        lambda revoked: context.observer.forget_partitions(tp.partition for tp in revoked),
+    )
+    register_web(app, context.health, context.metrics)
     return app
 
 
@@ -140,23 +139,7 @@ def _register_timers(app: Any, topology: Topology, context: ShellContext) -> Non
         await send_ticks(streams, assignment, context.clock.now_ms())
 
     async def liveness() -> None:
-        await context.check_liveness(app, sources)
+        await context.health.check(app, sources, context.clock.now_ms())
 
     app.timer(context.settings.worker.tick_interval_ms / 1000.0, name="wxcc-ticks")(tick)
     app.timer(_LIVENESS_INTERVAL_S, name="wxcc-liveness")(liveness)
-
-    def guard_commits() -> None:
-        # Faust's own offsets can pass records no agent processed (processors.rebalance);
-        # installed at the first revocation signal, before any record is taken
-        install_commit_guard(app.consumer, lambda: committable(context.positions.values()))
-
-    async def revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
-        guard_commits()
-        context.forget_partitions(revoked)
-
-    async def assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
-        guard_commits()
-        context.assigned(assigned)
-
-    app.on_partitions_revoked.connect(revoked)
-    app.on_partitions_assigned.connect(assigned)

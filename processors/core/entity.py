@@ -19,7 +19,7 @@ are folded into `base` and forgotten. An ended task or logged-out agent that sta
 `horizon_ms` of processing time keeps only its final projection.
 
 A log is kept for hours by thousands of entities, so the history is lean: each event is held
-as its compact JSON row (`processors.rows`, the bytes the table value is joined from) and
+as its compact JSON row (`processors.storage.rows`, the bytes the table value is joined from) and
 decoded again only when it is folded again (a late correction, a prune) or compared (a
 duplicate); the projection is cached only every `CHECKPOINT_EVERY` revisions, so a prune
 folds the pruned events into the base once more.
@@ -35,8 +35,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from wxcc_stream.processors.errors import ProcessorError
-from wxcc_stream.processors.outcome import (
+from wxcc_stream.processors.core.outcome import (
     NOTHING,
     BeyondHorizon,
     BeyondReason,
@@ -45,7 +44,8 @@ from wxcc_stream.processors.outcome import (
     DuplicateReason,
     Outcome,
 )
-from wxcc_stream.processors.rows import Defaults, decode_row, encode_row
+from wxcc_stream.processors.errors import ProcessorError
+from wxcc_stream.processors.storage.rows import Defaults, decode_row, encode_row
 from wxcc_stream.projections.event_order import OTHER_RANK, SemanticIdentity, semantic_identity
 from wxcc_stream.projections.fold import document_bytes
 from wxcc_stream.projections.registry import KINDS, ProjectionKind, ProjectionState

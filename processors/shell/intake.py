@@ -1,59 +1,35 @@
-"""No input record lost across a rebalance: commit what the agents finished, rewind holes.
+"""The intake of input records, rebalances included: no record lost, none committed unread.
 
-How Faust (faust-streaming 0.15.3, aiokafka 0.14) loses records, as traced in the e2e test
-of a worker joining under load:
-
-1. Stream records reach the agent before recovery has sought the stream partitions to
-   their committed offsets. A worker with no previous assignment never stopped its flow
-   (`App._on_partitions_revoked` stops it only when something was assigned) and fetches
-   the new partitions until `_on_partitions_assigned` pauses them; a worker that had a
-   full queue gets its paused partitions activated again by `Consumer.on_buffer_drop`
-   while recovery resumes the flow to read the changelogs.
-2. Recovery then seeks to the committed offsets (`Consumer.perform_seek`, resetting
-   `_read_offset`) and resumes `app.flow_control`, which empties every stream queue: a
-   record just put there is dropped without an ack, and the fetch loop stores that
-   record's offset as read after the seek, so the re-fetch from the committed offset is
-   discarded as already read.
-3. `Consumer._new_offset` accepts acked offsets starting one past the committed offset
-   (`min(acked) - committed > 1`), but the committed offset is the next one to read, so
-   the commit moves over the missing record. Other paths end the same way: records
-   skipped while the flow is suspended or from an old generation are acked unread
-   (`Stream._py_aiter`), a jump in offsets is acked as a gap (`Consumer._add_gap`), and
-   after a revocation the committed offsets are forgotten, so any run of acks commits.
-
-So the worker does not use Faust's acks to decide what to commit: `install_commit_guard`
-makes the consumer commit, per input partition, only what the agent finished
-(`processors.positions`), and `take_in_order` hands the agent each partition's records in
-offset order from the committed offset, rewinding the consumer when a record is missing.
-This reaches into Faust's consumer (`_filter_committable_offsets`, `_committed_offset`,
-`_thread`); the versions are pinned and `install_commit_guard` fails loudly if they change.
+Faust can drop records around a rebalance and still acknowledge them (docs/processors.md,
+"Rebalances"), so the worker commits per input partition only what its agent finished
+(`Ledger`, the commit guard) and `take_in_order` hands the agent each partition's records
+in offset order from the committed offset, rewinding the consumer when one is missing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from wxcc_stream.processors.errors import ProcessorError
-from wxcc_stream.processors.positions import Hole, Positions, TopicPartition
+from wxcc_stream.processors.core.positions import Hole, Positions, TopicPartition, committable
+from wxcc_stream.processors.shell.faust_private import committed_offsets, replace_commit_filter
 
 __all__ = [
     "RETRY_REWIND_MS",
     "STUCK_AFTER_MS",
-    "UnsupportedConsumer",
-    "install_commit_guard",
+    "Ledger",
     "rewind",
     "start_offsets",
+    "take_batch",
     "take_in_order",
+    "watch_rebalances",
 ]
 
 log = logging.getLogger(__name__)
-
-_GUARDED = "_wxcc_commit_guard"
 
 # Records read before a rewind took effect still arrive for a while: rewind again only
 # if the missing record has not come by then.
@@ -64,43 +40,67 @@ RETRY_REWIND_MS = 500
 STUCK_AFTER_MS = 5_000
 
 
-class UnsupportedConsumer(ProcessorError):
-    """The Faust consumer lacks what the commit guard replaces (another Faust version)."""
+@dataclass(slots=True)
+class Ledger:
+    """The offsets each agent took and finished, and what the worker may commit."""
 
+    positions: dict[str, Positions] = field(default_factory=dict)
 
-def install_commit_guard(
-    consumer: Any, committable: Callable[[], Mapping[TopicPartition, int]]
-) -> None:
-    """Make `consumer` commit only the offsets `committable()` gives (idempotent).
+    def positions_for(self, agent: str) -> Positions:
+        """The offsets one agent took and finished; called when the agent (re)starts.
 
-    Faust still keeps its ack bookkeeping (so it stays bounded); its offsets are not used.
-    A partition absent from `committable()` is not committed at all: every topic the
-    worker consumes goes through `take_in_order`.
-    """
-    if getattr(consumer, _GUARDED, False):
-        return
-    faust_offsets = getattr(consumer, "_filter_committable_offsets", None)
-    committed = getattr(consumer, "_committed_offset", None)
-    if faust_offsets is None or committed is None:
-        raise UnsupportedConsumer(
-            "this Faust consumer has no _filter_committable_offsets/_committed_offset: "
-            "the commit guard needs faust-streaming 0.15.3"
-        )
+        A restarted agent (it crashed, or Faust restarted it) did not finish the batch it
+        had taken: those records must be taken again.
+        """
+        positions = self.positions.get(agent)
+        if positions is None:
+            positions = self.positions[agent] = Positions()
+        else:
+            positions.restart()
+        return positions
 
-    def guarded(tps: Iterable[Any]) -> dict[Any, int]:
-        wanted = list(tps)
-        faust_offsets(wanted)  # prunes Faust's acked offsets; the result is not ours
-        done = committable()
+    def assigned(self, assigned: Iterable[Any]) -> None:
+        """A new assignment: forget positions of partitions owned elsewhere now."""
+        tps = [(tp.topic, tp.partition) for tp in assigned]
+        for positions in self.positions.values():
+            positions.keep_only(tps)
+
+    def offsets_to_commit(
+        self, tps: Iterable[Any], last_committed: Callable[[Any], int | None]
+    ) -> dict[Any, int]:
+        """Per partition among `tps`, the finished offset, where it is past the last commit.
+
+        A partition no agent tracks is not committed at all: every topic the worker
+        consumes goes through `take_in_order`.
+        """
+        done = committable(self.positions.values())
         offsets = {}
-        for tp in wanted:
+        for tp in tps:
             offset = done.get((tp.topic, tp.partition))
-            last = committed.get(tp)
+            last = last_committed(tp)
             if offset is not None and (last is None or offset > last):
                 offsets[tp] = offset
         return offsets
 
-    consumer._filter_committable_offsets = guarded
-    setattr(consumer, _GUARDED, True)
+
+def watch_rebalances(app: Any, ledger: Ledger, revoked: Callable[[set[Any]], None]) -> None:
+    """Connect the rebalance signals: commit only what the agents finished (the commit
+    guard, installed at the first signal, before any record is taken), forget moved
+    partitions, and tell `revoked` which ones went."""
+
+    def guard_commits() -> None:
+        replace_commit_filter(app.consumer, ledger.offsets_to_commit)
+
+    async def on_revoked(sender: Any, revoked_tps: set[Any], **kwargs: Any) -> None:
+        guard_commits()
+        revoked(revoked_tps)
+
+    async def on_assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
+        guard_commits()
+        ledger.assigned(assigned)
+
+    app.on_partitions_revoked.connect(on_revoked)
+    app.on_partitions_assigned.connect(on_assigned)
 
 
 async def take_in_order(
@@ -190,9 +190,7 @@ async def start_offsets(consumer: Any, tps: Iterable[Any]) -> dict[TopicPartitio
     wanted = list(tps)
     if not wanted:
         return {}
-    thread = consumer._thread
-    client = thread._ensure_consumer()
-    found = await asyncio.gather(*(thread.call_thread(client.committed, tp) for tp in wanted))
+    found = await committed_offsets(consumer, wanted)
     earliest = await consumer.earliest_offsets(*wanted)
     # below the log start (retention) the consumer starts at the log start
     return {
@@ -211,3 +209,32 @@ async def rewind(consumer: Any, tp: Any, offset: int) -> bool:
         log.info("rewind of %s[%d] to %d not done: %r", tp.topic, tp.partition, offset, exc)
         return False
     return True
+
+
+async def take_batch(
+    consumer: Any,
+    positions: Positions,
+    batch: Sequence[Any],
+    *,
+    now_ms: int,
+    ends: Mapping[TopicPartition, int],
+    holes_total: Any,
+) -> list[Any]:
+    """`take_in_order`, with each new hole counted (`holes_total`: the labelled counter
+    family) and logged once."""
+    events, holes = await take_in_order(consumer, positions, batch, now_ms=now_ms, ends=ends)
+    for hole in holes:
+        topic, partition = hole.tp
+        if hole.presumed:
+            log.info(
+                "%s[%d]: stopped at %d with records up to %d waiting: rewound to %d",
+                topic, partition, hole.first, hole.next_seen - 1, hole.first,
+            )  # fmt: skip
+        elif not hole.repeated:
+            holes_total.labels(topic, str(partition)).inc(hole.next_seen - hole.first)
+            log.warning(
+                "%s[%d]: offsets %d..%d did not reach the agent (dropped by the consumer "
+                "around a rebalance, or left by a restarted agent): rewound to %d",
+                topic, partition, hole.first, hole.next_seen - 1, hole.first,
+            )  # fmt: skip
+    return events
