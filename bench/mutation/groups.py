@@ -32,7 +32,14 @@ GROUPS: tuple[Group, ...] = (
     Group(
         "core",
         sources=(
-            "processors/core/entity.py",
+            "processors/core/log.py",
+            "processors/core/working.py",
+            "processors/core/dedupe.py",
+            "processors/core/reorder.py",
+            "processors/core/refold.py",
+            "processors/core/horizon.py",
+            "processors/core/step.py",
+            "processors/core/policy.py",
             "processors/core/batch.py",
             "projections/event_order.py",
             "processors/core/outcome.py",

@@ -19,19 +19,12 @@ from typing import Any
 
 import orjson
 
-from wxcc_stream.processors.core.entity import (
-    EntityLog,
-    Policy,
-    accept_many,
-    held_count,
-    new_log,
-    next_wakeup_ms,
-    projection_bytes,
-    release_due,
-)
+from wxcc_stream.processors.core.log import EntityLog, held_count, new_log, projection_bytes
 from wxcc_stream.processors.core.outcome import Outcome
+from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.routing import unbundle
 from wxcc_stream.processors.core.schedule import Schedule, index_key
+from wxcc_stream.processors.core.step import accept_many, next_wakeup_ms, release_due
 from wxcc_stream.processors.storage.log_value import decode_log, encode_log
 from wxcc_stream.projections.event_order import TIEBREAK
 from wxcc_stream.schemas.deadletter import deadletter_document

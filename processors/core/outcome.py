@@ -43,6 +43,15 @@ class BeyondReason(StrEnum):
     """More than the horizon behind the entity's watermark: that history was pruned."""
     COMPACTED = "compacted"
     """The entity had ended (or logged out) and was compacted to its final projection."""
+    SET_ASIDE = "set-aside"
+    """Behind the released events, and the policy sets late events aside (no refold)."""
+
+
+_WHY = {
+    BeyondReason.HORIZON: "its history was pruned (older than watermark - horizon)",
+    BeyondReason.COMPACTED: "the entity ended or logged out and only its final projection is kept",
+    BeyondReason.SET_ASIDE: "it sorts before released events and late events are set aside",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +72,15 @@ class BeyondHorizon:
 
     def describe(self) -> str:
         """A one-line explanation for the late topic and the logs."""
-        why = (
-            "its history was pruned (older than watermark - horizon)"
-            if self.reason is BeyondReason.HORIZON
-            else "the entity ended or logged out and only its final projection is kept"
+        where = (
+            f"before the newest released event (at {self.floor})"
+            if self.reason is BeyondReason.SET_ASIDE
+            else f"before the retained history (from {self.floor})"
         )
         return (
             f"{self.kind.value} {self.entity_id}: {self.event.type} {self.event.ce_id} at "
             f"{self.event.created_time} is {self.behind_ms} ms behind the watermark "
-            f"{self.watermark}, before the retained history (from {self.floor}); {why}"
+            f"{self.watermark}, {where}; {_WHY[self.reason]}"
         )
 
 

@@ -1,6 +1,6 @@
 """Which entities of a partition have work due at a processing time (no faust here).
 
-Two kinds of wake-ups, both from `processors.core.entity.next_wakeup_ms`:
+Two kinds of wake-ups, both from `processors.core.step.next_wakeup_ms`:
 
 - flush: an entity with buffered events must be released by `flush_timeout_ms` after the
   oldest arrival even if it stays quiet. These entities are few (they are waiting for the

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from wxcc_stream.base.clock import Clock, SystemClock
 from wxcc_stream.base.partitioning import KeyPartitioner
 from wxcc_stream.base.settings import Settings
-from wxcc_stream.processors.core.entity import Policy
+from wxcc_stream.processors.core.policy import OnLate, Policy
 from wxcc_stream.processors.ops.health import HealthWatch
 from wxcc_stream.processors.ops.liveness import StallDetector
 from wxcc_stream.processors.ops.metrics import WorkerMetrics
@@ -40,7 +40,10 @@ class ShellContext:
         """Context for one app, the core policy taken from the worker settings."""
         w = settings.worker
         policy = Policy(
-            grace_ms=w.grace_ms, flush_timeout_ms=w.flush_timeout_ms, horizon_ms=w.horizon_ms
+            grace_ms=w.grace_ms,
+            flush_timeout_ms=w.flush_timeout_ms,
+            horizon_ms=w.horizon_ms,
+            on_late=OnLate(w.on_late),
         )
         metrics = WorkerMetrics.create()
         return cls(

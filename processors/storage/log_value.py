@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from wxcc_stream.processors.core.entity import EntityLog, Held, SortKey, hold
+from wxcc_stream.processors.core.log import EntityLog, Held, SortKey, hold
 from wxcc_stream.processors.errors import ProcessorError
 from wxcc_stream.processors.storage.rows import DEFAULT, Defaults, exact
 from wxcc_stream.projections.event_order import OTHER_RANK

@@ -106,6 +106,8 @@ class WorkerSettings:
     flush_timeout_ms: int = 2000
     tick_interval_ms: int = 500
     horizon_ms: int = 6 * 60 * 60 * 1000
+    # what a late event does: refold (insert and recompute) or set-aside (late topic only)
+    on_late: str = "refold"
     data_dir: str = "var/worker"
     web_port: int = 6066
     # auto: RocksDB (rocksdict) when it imports, else memory:// (rebuilt from the changelogs)
@@ -267,6 +269,10 @@ def _check(settings: Settings) -> None:
     if settings.worker.grace_ms < 0:
         raise SettingsError(
             f"WXCC_WORKER_GRACE_MS: must be 0 or more, got {settings.worker.grace_ms}"
+        )
+    if settings.worker.on_late not in ("refold", "set-aside"):
+        raise SettingsError(
+            f"WXCC_WORKER_ON_LATE: refold or set-aside, got {settings.worker.on_late!r}"
         )
     if settings.ingress.publish_deadline_ms >= 5000:
         raise SettingsError(

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
     from wxcc_stream.base.kafka_topics import TopicError, ensure_topics
-    from wxcc_stream.processors.core.entity import PolicyError
+    from wxcc_stream.processors.core.policy import PolicyError
     from wxcc_stream.processors.shell.app import app_data_dir, app_id, build_app
     from wxcc_stream.processors.shell.topology import topic_specs
 
