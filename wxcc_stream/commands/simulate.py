@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from time import time_ns
 from typing import Any
 
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.devtools.scenario import (
+    DEFAULT_START_MS,
     DEFAULT_SUBSCRIPTION_ID,
     DamageConfig,
     ScenarioConfig,
@@ -25,7 +27,11 @@ from wxcc_stream.devtools.simulator import (
     check_target,
     send_events,
 )
-from wxcc_stream.devtools.simulator.options import parse_duration_ms, parse_fraction
+from wxcc_stream.devtools.simulator.options import (
+    parse_duration_ms,
+    parse_fraction,
+    parse_start_ms,
+)
 from wxcc_stream.schemas.signing import parse_secrets
 
 
@@ -60,6 +66,13 @@ def register(subparsers: Any) -> None:
     g.add_argument("--duration", default="1h", help="simulated time, e.g. 30m, 8h (default 1h)")
     g.add_argument("--tasks", type=int, default=None, help="exact number of tasks")
     g.add_argument(
+        "--start",
+        default=None,
+        help="when the simulated day starts: now, now-30m (the day ends as sending starts), "
+        "an ISO time such as 2024-03-04T08:00:00Z, or epoch ms (default 2024-03-04T08:00:00Z, "
+        "so that a seed always gives the same day)",
+    )
+    g.add_argument(
         "--channel-state-changes",
         default="0",
         metavar="FRACTION",
@@ -76,6 +89,15 @@ def register(subparsers: Any) -> None:
     d.add_argument("--duplicates", default="0", help="fraction delivered twice, e.g. 0.05 or 5%%")
     d.add_argument("--drop", default="0", help="fraction never delivered")
     d.add_argument("--late", default="0", help="fraction delivered 10 minutes late")
+    d.add_argument(
+        "--twins",
+        default="0",
+        help="fraction also sent as a second subscription would: a new id, from subscription "
+        "<subscription>-resent (give the ingress a secret for it too)",
+    )
+    d.add_argument(
+        "--conflicts", default="0", help="fraction also sent with the same id, another payload"
+    )
     d.add_argument("--damage-seed", type=int, default=None, help="default: --seed")
     s = parser.add_argument_group("sending")
     s.add_argument("--rate", type=float, default=0.0, help="events/s (0: as fast as possible)")
@@ -114,6 +136,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             teams=args.teams,
             queues=args.queues,
             duration_ms=parse_duration_ms(args.duration),
+            start_ms=(
+                parse_start_ms(args.start, now_ms=time_ns() // 1_000_000)
+                if args.start
+                else DEFAULT_START_MS
+            ),
             tasks=args.tasks,
             channel_state_fraction=parse_fraction(
                 args.channel_state_changes, "--channel-state-changes"
@@ -126,6 +153,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             duplicate_fraction=parse_fraction(args.duplicates, "--duplicates"),
             drop_fraction=parse_fraction(args.drop, "--drop"),
             late_fraction=parse_fraction(args.late, "--late"),
+            twin_fraction=parse_fraction(args.twins, "--twins"),
+            conflict_fraction=parse_fraction(args.conflicts, "--conflicts"),
         )
         scenario = generate(config)
         delivery = damage(scenario.events, harm)
@@ -137,7 +166,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print("\n".join("  " + line for line in summarize(scenario.events).lines()))
     print(
         f"delivery: {len(events)} requests ({len(delivery.duplicated)} duplicated, "
-        f"{len(delivery.dropped)} dropped, {len(delivery.late)} late)"
+        f"{len(delivery.dropped)} dropped, {len(delivery.late)} late, "
+        f"{len(delivery.twinned)} twins, {len(delivery.conflicted)} conflicts)"
     )
     if target is None:
         return 0
