@@ -41,6 +41,8 @@ GROUPS: tuple[Group, ...] = (
             "processors/core/step.py",
             "processors/core/policy.py",
             "processors/core/batch.py",
+            "processors/core/report.py",
+            "processors/core/log_cache.py",
             "projections/event_order.py",
             "processors/core/outcome.py",
             "processors/core/routing.py",

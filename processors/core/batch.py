@@ -1,49 +1,32 @@
-"""One batch of one per-entity stream through the pure core (no faust here).
+"""One batch of one per-entity stream through the pure core.
 
-The Faust agent hands over the records it took (events and ticks, several partitions
-mixed), a way to read table values, and the processing time. This module groups the
-events by entity, runs `accept_many` once per entity (and `release_due` for the entities a
-tick finds due), and returns what the agent must do: the table values to write (one per
-entity per batch, per partition) and the records to publish. It decides nothing about
-Kafka; the agent publishes, waits for the acknowledgements, then writes the table, so a
-crash in between repeats outputs (same revisions) rather than losing them.
+Events grouped by entity, `accept_many` once per entity (`release_due` for the entities a
+tick finds due); returns the table values to write and the records to publish, deciding
+nothing about Kafka (docs/processors.md, "One batch").
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from dataclasses import dataclass
 
-import orjson
-
-from wxcc_stream.processors.core.log import EntityLog, held_count, new_log, projection_bytes
+from wxcc_stream.processors.core.log import EntityLog, new_log
+from wxcc_stream.processors.core.log_cache import LogCache
 from wxcc_stream.processors.core.outcome import Outcome
 from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.report import Publication, Stats, bad_record, report
 from wxcc_stream.processors.core.routing import unbundle
 from wxcc_stream.processors.core.schedule import Schedule, index_key
 from wxcc_stream.processors.core.step import accept_many, next_wakeup_ms, release_due
 from wxcc_stream.processors.storage.log_value import decode_log, encode_log
-from wxcc_stream.projections.event_order import TIEBREAK
-from wxcc_stream.schemas.deadletter import deadletter_document
 from wxcc_stream.schemas.event import EntityKind, Event
 
-__all__ = ["BatchResult", "LogCache", "Publication", "Record", "Role", "Stats", "process_batch"]
+__all__ = ["BatchResult", "Record", "process_batch"]
 
 # Entities a tick works off per partition; the rest waits for the next tick, so one tick
 # never blocks the loop for long (a compaction wave at the end of a day, say).
 TICK_LIMIT = 500
-
-
-class Role(StrEnum):
-    """Where an output record goes."""
-
-    ORDERED = "ordered"
-    PROJECTION = "projection"
-    LATE = "late"
-    DEADLETTER = "deadletter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,37 +41,6 @@ class Record:
     events: tuple[Event, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Publication:
-    """A record to publish, by role (the shell knows each role's topic)."""
-
-    role: Role
-    key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-
-@dataclass(slots=True)
-class Stats:
-    """Counts of one batch for the metrics."""
-
-    events_in: int = 0
-    events_out: int = 0
-    duplicates: int = 0
-    late: int = 0
-    conflicts: int = 0
-    beyond_horizon: int = 0
-    unknown_types: int = 0
-    projections: int = 0
-    compacted: int = 0
-    deadlettered: int = 0
-    buffer_delta: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    seen_delta: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    entities_delta: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    # ingress receive times of the events whose projection this batch publishes
-    received_at: list[int] = field(default_factory=list)
-
-
 @dataclass(slots=True)
 class BatchResult:
     """What the agent does with one batch: publish `publications`, then apply `writes`."""
@@ -96,42 +48,6 @@ class BatchResult:
     writes: dict[int, dict[bytes, bytes | None]]
     publications: list[Publication]
     stats: Stats
-
-
-class LogCache:
-    """Decoded logs of recently touched entities, keyed by the bytes they were decoded from.
-
-    Decoding a log rebuilds every held event, which costs more than the step itself for an
-    agent with a long history; the table hands back the very bytes object that was written
-    (or equal bytes from RocksDB), so a cached log is reused only while it is still exactly
-    what the table holds. Least recently used entries go first.
-    """
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[bytes, tuple[bytes, EntityLog]] = OrderedDict()
-
-    def get(self, key: bytes, raw: bytes) -> EntityLog | None:
-        """The log decoded from `raw`, if cached."""
-        entry = self._entries.get(key)
-        if entry is None or (entry[0] is not raw and entry[0] != raw):
-            return None
-        self._entries.move_to_end(key)
-        return entry[1]
-
-    def put(self, key: bytes, raw: bytes, log: EntityLog) -> None:
-        """Remember that `raw` decodes to `log`."""
-        self._entries[key] = (raw, log)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-    def discard(self, key: bytes) -> None:
-        """Forget a key (its value was deleted)."""
-        self._entries.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def _bucket_ms(policy: Policy) -> int:
@@ -145,21 +61,6 @@ def _wakeups(log: EntityLog, policy: Policy) -> tuple[int | None, int | None]:
     if at is None:
         return None, None
     return (at, None) if log.buffer else (None, at)
-
-
-def _ordered_value(event: Event, late: bool) -> bytes:
-    doc = event.to_dict()
-    doc["late"] = late
-    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
-
-
-def _event_headers(event: Event, late: bool) -> tuple[tuple[str, bytes], ...]:
-    return (
-        ("ce_id", event.ce_id.encode()),
-        ("ce_type", event.type.encode()),
-        ("ce_source", event.ce_source.encode()),
-        ("late", b"true" if late else b"false"),
-    )
 
 
 class _Partition:
@@ -208,82 +109,6 @@ class _Partition:
             self.cache.put(key, raw, log)
 
 
-def _report(
-    kind: EntityKind,
-    entity_id: str,
-    before: EntityLog,
-    after: EntityLog,
-    outcome: Outcome,
-    partition: int,
-    publications: list[Publication],
-    stats: Stats,
-) -> None:
-    key = entity_id.encode()
-    known = TIEBREAK[kind]
-    for event in outcome.released:
-        publications.append(
-            Publication(
-                Role.ORDERED, key, _ordered_value(event, False), _event_headers(event, False)
-            )
-        )
-    for event in outcome.late:
-        publications.append(
-            Publication(Role.ORDERED, key, _ordered_value(event, True), _event_headers(event, True))
-        )
-    folded = (*outcome.released, *outcome.late)
-    stats.events_out += len(folded)
-    stats.late += len(outcome.late)
-    stats.unknown_types += sum(1 for e in folded if e.type not in known)
-    stats.duplicates += len(outcome.duplicates)
-    if outcome.changed:
-        publications.append(Publication(Role.PROJECTION, key, projection_bytes(after)))
-        stats.projections += 1
-        stats.received_at.extend(e.received_at for e in folded if e.received_at is not None)
-    for conflict in outcome.conflicts:
-        letter = deadletter_document(
-            "conflict",
-            "same (source, id) with a different payload: the first version is kept",
-            {
-                "stream": kind.value,
-                "entityId": entity_id,
-                "kept": conflict.kept.to_dict(),
-                "rejected": conflict.rejected.to_dict(),
-            },
-        )
-        publications.append(Publication(Role.DEADLETTER, None, letter))
-        stats.conflicts += 1
-    for beyond in outcome.beyond_horizon:
-        late_doc: dict[str, Any] = {
-            "stream": kind.value,
-            "entityId": entity_id,
-            "reason": beyond.reason.value,
-            "behindMs": beyond.behind_ms,
-            "watermark": beyond.watermark,
-            "floor": beyond.floor,
-            "why": beyond.describe(),
-            "event": beyond.event.to_dict(),
-        }
-        publications.append(
-            Publication(Role.LATE, key, orjson.dumps(late_doc, option=orjson.OPT_SORT_KEYS))
-        )
-        stats.beyond_horizon += 1
-    if outcome.compacted:
-        stats.compacted += 1
-    stats.buffer_delta[partition] += len(after.buffer) - len(before.buffer)
-    stats.seen_delta[partition] += held_count(after) - held_count(before)
-
-
-def _bad_record(kind: EntityKind, record: Record, exc: Exception) -> Publication:
-    fields = {
-        "stream": kind.value,
-        "source": {"partition": record.partition, "offset": record.offset},
-        "key": record.key.decode(errors="replace") if record.key else None,
-        "body": record.value.decode(errors="replace"),
-    }
-    letter = deadletter_document("bad_stream_record", f"{type(exc).__name__}: {exc}", fields)
-    return Publication(Role.DEADLETTER, None, letter)
-
-
 def process_batch(
     kind: EntityKind,
     records: Sequence[Record],
@@ -308,7 +133,9 @@ def process_batch(
         try:
             events = list(record.events) if record.events is not None else unbundle(record.value)
         except (ValueError, KeyError, TypeError) as exc:
-            publications.append(_bad_record(kind, record, exc))
+            publications.append(
+                bad_record(kind, record.partition, record.offset, record.key, record.value, exc)
+            )
             stats.deadlettered += 1
             continue
         stats.events_in += len(events)
@@ -345,7 +172,7 @@ def _finish(
     filed: bool,
 ) -> None:
     """Report an entity's step, stage its table value and file its next wake-ups."""
-    _report(part.kind, entity_id, before, after, outcome, part.partition, publications, stats)
+    report(part.kind, entity_id, before, after, outcome, part.partition, publications, stats)
     # A duplicate may be the replay of records whose table write reached a local store
     # (RocksDB) but not the changelog before a crash: writing the value again, unchanged,
     # puts it in the changelog, so a worker that rebuilds this table from there gets it.

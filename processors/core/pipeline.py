@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from wxcc_stream.processors.core.batch import BatchResult, Record, Role
+from wxcc_stream.processors.core.batch import BatchResult, Record
+from wxcc_stream.processors.core.report import Role
 from wxcc_stream.processors.core.routing import bundle, target_raw
 from wxcc_stream.schemas.event import EntityKind
 from wxcc_stream.schemas.raw_record import header_map

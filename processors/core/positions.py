@@ -1,22 +1,8 @@
-"""Which input records an agent processes, and how far the worker may commit (no faust here).
+"""Which input records an agent processes, and how far the worker may commit.
 
-Faust can hand an agent a partition's records with some missing (records fetched around a
-rebalance are dropped from its queues or read past) and still acknowledge them, so its own
-commit can move past records no agent processed; see `processors.shell.intake`. The worker's
-inputs (raw and per-entity topics: no transactions, no compaction) have contiguous offsets,
-so an agent can do without Faust's bookkeeping:
-
-- it takes a partition's records strictly in offset order, starting at the group's
-  committed offset, and skips the ones it already took (redeliveries);
-- a record beyond the next expected offset reveals a hole: it is not taken, and the shell
-  rewinds the consumer to the hole, so the missing records and the skipped ones come again;
-- when a partition's records stop coming while more are waiting (the last ones were
-  dropped, so no later record shows the hole), the consumer is rewound too;
-- an offset counts as done once the agent comes back for its next batch (the batch it took
-  is finished), and the worker commits only done offsets.
-
-So a commit never passes a record no agent finished, whatever Faust acknowledged; a record
-seen twice is harmless (the core dedupes by source and id).
+Each partition's records are taken strictly in offset order from the committed offset; a
+record beyond the next expected one reveals a hole (the shell rewinds to it), and an offset
+counts as done once the agent is back for its next batch (docs/processors.md, "Rebalances").
 """
 
 from __future__ import annotations

@@ -1,20 +1,8 @@
-"""Which entities of a partition have work due at a processing time (no faust here).
+"""Which entities of a partition have work due at a processing time.
 
-Two kinds of wake-ups, both from `processors.core.step.next_wakeup_ms`:
-
-- flush: an entity with buffered events must be released by `flush_timeout_ms` after the
-  oldest arrival even if it stays quiet. These entities are few (they are waiting for the
-  grace), so they are kept in one small index value per partition.
-- expiry: an ended task or logged-out agent is compacted to its final projection once it
-  has been quiet for the horizon. These are many (every task of the last hours), so they are
-  kept in time buckets (one table value per partition and bucket), written only when an
-  entity enters a bucket and deleted once the bucket has been worked off. An entity that
-  becomes active again stays in its old bucket: when that bucket comes due, `release_due`
-  finds nothing to do and the entity is filed again under its new wake-up (lazy removal).
-
-Every value lives in the entity table itself under keys that start with a NUL byte (no
-entity id does), so it is written in the same partition as the entities it lists and is
-restored with them after a restart or a rebalance.
+Flush wake-ups (buffered events) in one small index per partition, expiry wake-ups (quiet
+ended entities) in time buckets, all under NUL-prefixed keys of the entity table itself;
+the reasons are in docs/processors.md ("The wake-up schedule").
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
 """Stalled-partition detection: no progress while the lag grows.
 
-Faust's consumers are known to stall silently (a fetcher that stops delivering while the
-process looks healthy). The detector is a plain data structure fed with observations:
-the position reached by processing and the partition's end offset, with a clock passed in.
-A partition is stalled when records are waiting (lag > 0) and the processed position has
-not moved for `stall_after_ms`. The tick records the worker sends itself every
-`tick_interval_ms` keep the per-entity streams non-empty, so a stalled consumer shows up
-even when no traffic comes in.
+A plain data structure fed with processed positions and end offsets, with a clock passed in:
+a partition is stalled when records wait and its position has not moved for
+`stall_after_ms` (docs/processors.md, "Liveness").
 """
 
 from __future__ import annotations

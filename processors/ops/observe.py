@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from wxcc_stream.processors.core.batch import Stats
+from wxcc_stream.processors.core.report import Stats
 from wxcc_stream.processors.ops.metrics import WorkerMetrics
 from wxcc_stream.schemas.event import EntityKind
 

@@ -12,7 +12,8 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from wxcc_stream.processors.core.batch import BatchResult, LogCache, process_batch
+from wxcc_stream.processors.core.batch import BatchResult, process_batch
+from wxcc_stream.processors.core.log_cache import LogCache
 from wxcc_stream.processors.core.pipeline import Incoming, Routes, publications, route
 from wxcc_stream.processors.shell.context import ShellContext
 from wxcc_stream.processors.shell.faust_private import transport_producer

@@ -1,9 +1,8 @@
 """A batch's output records, handed to aiokafka as whole per-partition batches.
 
-One `send` per record costs a future, a metadata object and a partitioner call each, which
-was most of the worker's producing cost; `create_batch`/`send_batch` appends the records of
-one partition to one batch instead (as the ingress does). Records of one partition keep
-the order in which they were added, which is all the ordered topics need.
+One `send` per record costs a future, a metadata object and a partitioner call each;
+`create_batch`/`send_batch` appends a partition's records to one batch, in the order they
+were added (docs/processors.md, "Producing").
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wxcc_stream.processors.core.batch import BatchResult, LogCache
+from wxcc_stream.processors.core.batch import BatchResult
+from wxcc_stream.processors.core.log_cache import LogCache
 from wxcc_stream.processors.core.pipeline import owned_writes
 from wxcc_stream.processors.shell.faust_private import acting_for
 from wxcc_stream.schemas.event import EntityKind

@@ -1,10 +1,7 @@
 """Processing-time flush in Faust's model: tick records sent to the per-entity streams.
 
-Tables may only change inside stream processing, so a timer cannot release a quiet
-entity's buffer itself. Instead a timer sends a tick record (no key) to every partition of
-the per-entity streams that this worker owns; the agent that owns the buffers processes the
-tick like any record and releases what is due for the entities of that partition (see
-`processors.core.schedule` for how it knows which ones).
+Tables may change only inside stream processing, so a timer sends a keyless tick to every
+owned partition and the agent releases what is due there (docs/processors.md, "Ticks").
 """
 
 from __future__ import annotations

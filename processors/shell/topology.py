@@ -9,7 +9,7 @@ from typing import Any
 
 from wxcc_stream.base.kafka_topics import TopicSpec
 from wxcc_stream.base.settings import Settings
-from wxcc_stream.processors.core.batch import Role
+from wxcc_stream.processors.core.report import Role
 from wxcc_stream.processors.core.routing import shared_partition_count
 from wxcc_stream.schemas.event import EntityKind
 

@@ -1,19 +1,7 @@
 """Bytes for an `EntityLog`, so it can live in a Faust table and survive restarts.
 
-Format 2 (written): a JSON object
-
-    {"format": 2, "kind": ..., "entityId": ..., "state": {...}, "base": {...} | null,
-     "watermark": ..., "floor": ..., "lastArrivalMs": ..., "defaults": [source, orgId],
-     "history": [row, ...], "buffer": [row, ...]}
-
-where each row is the compact array `processors.storage.rows` describes (`defaults` are the source
-and orgId it leaves out), embedded as the bytes it was encoded to on arrival (`Held.row`),
-so writing a log costs little more than joining bytes, however long its history. `base` is
-null while it is the initial projection (nothing pruned yet) and absent when it equals
-`state` (a compacted entity).
-
-Format 1 (still read, from tables restored from older changelogs): the same object without
-`defaults`, with `base` always present and each held event as `[arrivedMs, to_dict()]`.
+Format 2 is written, formats 1 and 2 are read; the layout is in docs/processors.md
+("Storage formats"). Bump `FORMAT` (and keep a reader) when the layout changes.
 """
 
 from __future__ import annotations

@@ -1,18 +1,8 @@
 """One held event as a compact JSON row: what an entity log keeps and its table value joins.
 
-A row is `[arrivedMs, createdTime, type, id, source, orgId, receivedAt, data]`, followed by
-an object of the envelope fields that differ from their usual value (keys as in
-`Event.to_dict()`) when there are any. A row leaves out what it can restore:
-
-- `source` and `orgId` when they are the log's defaults (those of the first event it held,
-  which most of its events share): 0 stands for the default;
-- `entityKind` and `entityId` when the type and data imply them, as ingress derives them
-  (`data.agentId` of an `agent:*` event, `data.taskId` of a `task:*` or `capture:*` one);
-- `data.createdTime` when it is the event's createdTime; a data object that has none says so
-  with `"absent": ["createdTime"]`;
-- `timeSource` "createdTime", `reconciled` false and the usual extensions.
-
-Keys are sorted, so equal events give equal rows and a decoded row dumps to the same bytes.
+`[arrivedMs, createdTime, type, id, source, orgId, receivedAt, data]` plus an object of the
+envelope fields that differ from their usual value; what a row leaves out and restores is
+in docs/processors.md ("Rows"). Keys are sorted: equal events give equal rows.
 """
 
 from __future__ import annotations

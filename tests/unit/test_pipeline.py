@@ -9,8 +9,9 @@ import orjson
 import pytest
 
 from wxcc_stream.devtools.scenario import ScenarioConfig, generate
-from wxcc_stream.processors.core.batch import BatchResult, Publication, Role, Stats
+from wxcc_stream.processors.core.batch import BatchResult
 from wxcc_stream.processors.core.pipeline import Incoming, owned_writes, publications, route
+from wxcc_stream.processors.core.report import Publication, Role, Stats
 from wxcc_stream.schemas.event import EntityKind
 
 STREAMS = {"agent-stream": EntityKind.AGENT, "task-stream": EntityKind.TASK}

@@ -10,8 +10,10 @@ import orjson
 import pytest
 
 from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, generate
-from wxcc_stream.processors.core.batch import LogCache, Publication, Record, Role, process_batch
+from wxcc_stream.processors.core.batch import Record, process_batch
+from wxcc_stream.processors.core.log_cache import LogCache
 from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.report import Publication, Role
 from wxcc_stream.processors.core.routing import route_raw
 from wxcc_stream.processors.core.schedule import Schedule, bucket_key, index_key, is_internal_key
 from wxcc_stream.processors.ops.liveness import StallDetector
