@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +47,17 @@ def _bare_imports(path: Path) -> list[str]:
 def test_import_floors_hold() -> None:
     """The import-linter contracts in pyproject.toml (floors, pure folds and formats)."""
     assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True) == 0
+
+
+def test_the_processors_layers_are_contracts() -> None:
+    """The pure core and the shell are told apart by contracts, not by docstrings: removing
+    one from pyproject.toml fails here."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contracts = {c["name"]: c for c in config["tool"]["importlinter"]["contracts"]}
+    layers = contracts["processors: shell > ops > core and storage"]
+    assert layers["layers"] == ["shell", "ops", "core : storage"]
+    pure = contracts["pure processors core: no Kafka, HTTP or Faust client in core/ and storage/"]
+    assert {"faust", "aiokafka", "aiohttp"} <= set(pure["forbidden_modules"])
 
 
 @pytest.mark.parametrize("folder", SERVICE_FOLDERS)
