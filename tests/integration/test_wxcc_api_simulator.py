@@ -9,7 +9,14 @@ import aiohttp
 import pytest
 
 from wxcc_stream.devtools.scenario import ScenarioConfig, generate
-from wxcc_stream.devtools.wxcc_api import STATE, ApiSimConfig, TokenSettings, build_app, serve
+from wxcc_stream.devtools.wxcc_api import (
+    STATE,
+    ApiSimConfig,
+    FaultSettings,
+    TokenSettings,
+    build_app,
+    serve,
+)
 
 CONFIG = ScenarioConfig(seed=5)
 CLIENT = {"client_id": TokenSettings().client_id, "client_secret": TokenSettings().client_secret}
@@ -113,3 +120,19 @@ async def test_by_default_the_apis_clock_is_after_the_days_last_event() -> None:
     app = build_app(scenario, ApiSimConfig())
     assert app[STATE].stats["requests"] == 0
     assert app[STATE].now_ms == 1 + max(e["data"]["createdTime"] for e in scenario.events)
+
+
+async def test_asking_again_before_retry_after_gets_another_429() -> None:
+    faults = FaultSettings(too_many_share=1.0, retry_after_s=30)
+    app = build_app(generate(CONFIG), ApiSimConfig(faults=faults))
+    async with serve(app) as base, aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{base}/v1/access_token", data={"grant_type": "client_credentials", **CLIENT}
+        ) as answer:
+            auth = {"Authorization": f"Bearer {(await answer.json())['access_token']}"}
+        url = f"{base}/v1/agents/activities?from={CONFIG.start_ms}"
+        for _ in range(2):
+            async with http.get(url, headers=auth) as answer:
+                assert answer.status == 429
+                assert answer.headers["Retry-After"] == "30"
+    assert (app[STATE].stats["429"], app[STATE].stats["429 early"]) == (1, 1)

@@ -56,6 +56,8 @@ class ApiState:
     tokens: TokenBook
     faults: FaultPlan
     now_ms: int
+    clock: Callable[[], float]
+    blocked_until: float = 0.0  # after a 429, asking again before Retry-After gets another
     stats: Counter[str] = field(default_factory=Counter)
 
 
@@ -73,6 +75,7 @@ def build_app(
         tokens=TokenBook(config.tokens, clock),
         faults=FaultPlan(config.faults),
         now_ms=day.end_ms if config.now_ms is None else config.now_ms,
+        clock=clock,
     )
     app = web.Application(middlewares=[_errors])
     app[STATE] = state
@@ -116,18 +119,17 @@ def _guarded(handler: Handler) -> Handler:
         state = request.app[STATE]
         state.stats["requests"] += 1
         token = state.tokens.check(request.headers.get("Authorization"))
+        if state.clock() < state.blocked_until:
+            state.stats["429 early"] += 1  # the caller did not honour Retry-After
+            return _too_many(state)
         fault = state.faults.next()
         if fault is Fault.EXPIRE_TOKEN:
             state.tokens.expire(token)
             raise Unauthorized("access token expired")
         if fault is Fault.TOO_MANY:
             state.stats["429"] += 1
-            retry_after = str(state.config.faults.retry_after_s)
-            return web.json_response(
-                {"error": {"message": "Too Many Requests"}},
-                status=429,
-                headers={"Retry-After": retry_after},
-            )
+            state.blocked_until = state.clock() + state.config.faults.retry_after_s
+            return _too_many(state)
         if fault is Fault.SERVER_ERROR:
             state.stats["5xx"] += 1
             return web.json_response({"error": {"message": "upstream failure"}}, status=503)
@@ -137,6 +139,14 @@ def _guarded(handler: Handler) -> Handler:
         return await handler(request)
 
     return guarded
+
+
+def _too_many(state: ApiState) -> web.Response:
+    return web.json_response(
+        {"error": {"message": "Too Many Requests"}},
+        status=429,
+        headers={"Retry-After": str(state.config.faults.retry_after_s)},
+    )
 
 
 async def _token(request: web.Request) -> web.Response:
