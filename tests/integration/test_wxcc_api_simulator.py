@@ -136,3 +136,22 @@ async def test_asking_again_before_retry_after_gets_another_429() -> None:
                 assert answer.status == 429
                 assert answer.headers["Retry-After"] == "30"
     assert (app[STATE].stats["429"], app[STATE].stats["429 early"]) == (1, 1)
+
+
+async def test_over_the_rate_limit_the_answer_is_429_with_retry_after() -> None:
+    app = build_app(generate(CONFIG), ApiSimConfig(rate_limit_per_minute=3))
+    async with serve(app) as base, aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{base}/v1/access_token", data={"grant_type": "client_credentials", **CLIENT}
+        ) as answer:
+            auth = {"Authorization": f"Bearer {(await answer.json())['access_token']}"}
+        url = f"{base}/v1/agents/activities?from={CONFIG.start_ms}"
+        statuses = []
+        for _ in range(4):
+            async with http.get(url, headers=auth) as answer:
+                statuses.append(answer.status)
+                retry_after = answer.headers.get("Retry-After")
+    assert statuses == [200, 200, 200, 429]
+    assert retry_after is not None
+    assert 1 <= int(retry_after) <= 60
+    assert app[STATE].stats["429 rate"] == 1

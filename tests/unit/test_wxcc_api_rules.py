@@ -15,6 +15,7 @@ from wxcc_stream.devtools.wxcc_api import (
     FaultPlan,
     FaultSettings,
 )
+from wxcc_stream.devtools.wxcc_api.faults import RateWindow
 from wxcc_stream.devtools.wxcc_api.paging import (
     DAY_MS,
     activity_page,
@@ -191,3 +192,12 @@ def test_wrong_clients_and_unknown_refresh_tokens_get_401(form: dict[str, str]) 
 def test_an_unknown_grant_type_is_a_bad_request() -> None:
     with pytest.raises(BadRequest):
         TokenBook(TokenSettings(), _Clock()).grant(_client(grant_type="password"))
+
+
+def test_the_rate_window_admits_a_limit_per_period_and_says_how_long_to_wait() -> None:
+    window = RateWindow(limit=3, period_s=60.0)
+    assert [window.admit(t) for t in (0.0, 1.0, 2.0)] == [None, None, None]
+    assert window.admit(10.0) == 50  # the request at 0 leaves the window at 60
+    assert window.admit(59.5) == 1
+    assert window.admit(60.0) is None
+    assert window.admit(60.5) == 1

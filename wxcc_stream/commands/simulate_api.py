@@ -44,9 +44,11 @@ def register(subparsers: Any) -> None:
             "Data requests need `Authorization: Bearer <access_token>`. Faults are shares\n"
             "of data requests (0..1 or a percentage): --too-many answers 429 with\n"
             "Retry-After, --server-errors 503, --slow waits --slow-ms first, --expire-tokens\n"
-            "makes the caller's token expire there (401). --now sets the API's clock as an\n"
-            "offset from the day's start (records still going show endTime -1); by default\n"
-            "the day is over and every record final. Runs until interrupted (Ctrl-C)."
+            "makes the caller's token expire there (401). Over --rate-limit requests a\n"
+            "minute the answer is 429 too, and asking again before Retry-After gets another.\n"
+            "--now sets the API's clock as an offset from the day's start (records still\n"
+            "going show endTime -1); by default the day is over and every record final.\n"
+            "Runs until interrupted (Ctrl-C)."
         ),
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
@@ -72,6 +74,12 @@ def register(subparsers: Any) -> None:
     f.add_argument("--slow", default="0", help="share answered slowly")
     f.add_argument("--slow-ms", type=int, default=2000, help="delay of a slow answer (ms)")
     f.add_argument("--expire-tokens", default="0", help="share that expires the caller's token")
+    f.add_argument(
+        "--rate-limit",
+        type=int,
+        default=300,
+        help="data requests a minute before 429 (default 300, the vendor's; 0: none)",
+    )
     f.add_argument("--fault-seed", type=int, default=0, help="seed of the fault draws")
     parser.set_defaults(handler=run)
 
@@ -101,7 +109,12 @@ def _config(args: argparse.Namespace) -> tuple[ScenarioConfig, ApiSimConfig]:
         refresh_lifetime_s=args.refresh_lifetime,
     )
     now = None if args.now is None else scenario.start_ms + parse_duration_ms(args.now)
-    return scenario, ApiSimConfig(tokens=tokens, faults=faults, now_ms=now)
+    if args.rate_limit < 0:
+        raise ApiSimulatorError("--rate-limit must be 0 (none) or more")
+    config = ApiSimConfig(
+        tokens=tokens, faults=faults, now_ms=now, rate_limit_per_minute=args.rate_limit or None
+    )
+    return scenario, config
 
 
 async def _serve(scenario: ScenarioConfig, config: ApiSimConfig, port: int) -> None:

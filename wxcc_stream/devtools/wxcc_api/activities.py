@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from wxcc_stream.devtools.scenario import Directory, Scenario
@@ -41,7 +42,7 @@ class Activity:
 
 def agent_activities(scenario: Scenario) -> tuple[Activity, ...]:
     """Every activity row of the day, sorted by startTime (stable for paging)."""
-    names = _Names(scenario.directory)
+    names = names_of(scenario.directory)
     channels = {
         e["data"]["taskId"]: e["data"]["channelType"]
         for e in scenario.events
@@ -69,7 +70,13 @@ def agent_activities(scenario: Scenario) -> tuple[Activity, ...]:
     return tuple(Activity(rows[i][0], rows[i][1], rows[i][2]) for i in order)
 
 
-class _Names:
+@cache
+def names_of(directory: Directory) -> Names:
+    """The directory's lookups, built once per directory."""
+    return Names(directory)
+
+
+class Names:
     """Looks up the names the API adds to what the webhooks carry (agents, teams, codes)."""
 
     def __init__(self, directory: Directory) -> None:
@@ -85,6 +92,7 @@ class _Names:
         session_id: str | None,
         channels: dict[str, str],
     ) -> dict[str, Any]:
+        """The activity row's fields (times apart) for one agent event."""
         agent = self.agents[data["agentId"]]
         task_id = data.get("taskId")
         channel = channels.get(task_id) if task_id else None

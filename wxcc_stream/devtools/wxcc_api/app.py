@@ -8,6 +8,7 @@ answered with an injected fault first. Bound to loopback only.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from graphql import graphql
+from graphql import GraphQLSchema, graphql
 
 from wxcc_stream.devtools.scenario import Scenario
 from wxcc_stream.devtools.wxcc_api.captures import (
@@ -26,7 +27,7 @@ from wxcc_stream.devtools.wxcc_api.captures import (
 )
 from wxcc_stream.devtools.wxcc_api.day import ApiDay
 from wxcc_stream.devtools.wxcc_api.errors import BadRequest
-from wxcc_stream.devtools.wxcc_api.faults import Fault, FaultPlan, FaultSettings
+from wxcc_stream.devtools.wxcc_api.faults import Fault, FaultPlan, FaultSettings, RateWindow
 from wxcc_stream.devtools.wxcc_api.paging import MAX_WINDOW_RECORDS, parse_activity_query
 from wxcc_stream.devtools.wxcc_api.schema import build_search_schema
 from wxcc_stream.devtools.wxcc_api.search import SEARCH_PAGE_SIZE, select_tasks, task_page
@@ -42,6 +43,7 @@ class ApiSimConfig:
     tokens: TokenSettings = field(default_factory=TokenSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
     now_ms: int | None = None
+    rate_limit_per_minute: int | None = 300  # the vendor's; None: unlimited
     search_page_size: int = SEARCH_PAGE_SIZE
     max_window_records: int = MAX_WINDOW_RECORDS
     url_key: bytes = b"wxcc-stream-simulated-recordings"
@@ -57,6 +59,8 @@ class ApiState:
     faults: FaultPlan
     now_ms: int
     clock: Callable[[], float]
+    schema: GraphQLSchema
+    rate: RateWindow | None
     blocked_until: float = 0.0  # after a 429, asking again before Retry-After gets another
     stats: Counter[str] = field(default_factory=Counter)
 
@@ -69,6 +73,7 @@ def build_app(
 ) -> web.Application:
     """The simulator as an aiohttp application (tokens expire on `clock`)."""
     day = ApiDay(scenario)
+    limit = config.rate_limit_per_minute
     state = ApiState(
         day=day,
         config=config,
@@ -76,6 +81,8 @@ def build_app(
         faults=FaultPlan(config.faults),
         now_ms=day.end_ms if config.now_ms is None else config.now_ms,
         clock=clock,
+        schema=build_search_schema(),
+        rate=None if limit is None else RateWindow(limit),
     )
     app = web.Application(middlewares=[_errors])
     app[STATE] = state
@@ -121,7 +128,12 @@ def _guarded(handler: Handler) -> Handler:
         token = state.tokens.check(request.headers.get("Authorization"))
         if state.clock() < state.blocked_until:
             state.stats["429 early"] += 1  # the caller did not honour Retry-After
-            return _too_many(state)
+            return _too_many(state.blocked_until - state.clock())
+        wait = None if state.rate is None else state.rate.admit(state.clock())
+        if wait is not None:
+            state.stats["429 rate"] += 1
+            state.blocked_until = state.clock() + wait
+            return _too_many(wait)
         fault = state.faults.next()
         if fault is Fault.EXPIRE_TOKEN:
             state.tokens.expire(token)
@@ -129,7 +141,7 @@ def _guarded(handler: Handler) -> Handler:
         if fault is Fault.TOO_MANY:
             state.stats["429"] += 1
             state.blocked_until = state.clock() + state.config.faults.retry_after_s
-            return _too_many(state)
+            return _too_many(state.config.faults.retry_after_s)
         if fault is Fault.SERVER_ERROR:
             state.stats["5xx"] += 1
             return web.json_response({"error": {"message": "upstream failure"}}, status=503)
@@ -141,11 +153,11 @@ def _guarded(handler: Handler) -> Handler:
     return guarded
 
 
-def _too_many(state: ApiState) -> web.Response:
+def _too_many(wait_s: float) -> web.Response:
     return web.json_response(
         {"error": {"message": "Too Many Requests"}},
         status=429,
-        headers={"Retry-After": str(state.config.faults.retry_after_s)},
+        headers={"Retry-After": str(max(0, math.ceil(wait_s)))},
     )
 
 
@@ -184,7 +196,7 @@ async def _search(request: web.Request) -> web.Response:
         }
 
     result = await graphql(
-        build_search_schema(),
+        state.schema,
         body["query"],
         root_value={"taskDetails": task_details},
         variable_values=body.get("variables"),

@@ -6,8 +6,10 @@ same storm every run. Order of precedence: expire the caller's token, 429, 5xx, 
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from enum import Enum
 
 from wxcc_stream.devtools.wxcc_api.errors import ApiSimulatorError
@@ -61,3 +63,23 @@ class FaultPlan:
             (draw() < s.slow_share, Fault.SLOW),
         )
         return next((fault for hit, fault in draws if hit), Fault.NONE)
+
+
+@dataclass(slots=True)
+class RateWindow:
+    """The API's own limit: at most `limit` data requests in any `period_s` seconds.
+
+    The vendor's is 300 a minute per client id (the simulator has one client)."""
+
+    limit: int
+    period_s: float = 60.0
+    _times: deque[float] = field(default_factory=deque)
+
+    def admit(self, now: float) -> int | None:
+        """None: the request may go; else the whole seconds to wait (Retry-After)."""
+        while self._times and self._times[0] <= now - self.period_s:
+            self._times.popleft()
+        if len(self._times) >= self.limit:
+            return max(1, math.ceil(self._times[0] + self.period_s - now))
+        self._times.append(now)
+        return None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wxcc_stream.devtools.scenario import Directory, Scenario
-from wxcc_stream.devtools.wxcc_api.activities import SITE_ID
+from wxcc_stream.devtools.wxcc_api.activities import SITE_ID, names_of
 
 _STATUS = {
     "task:new": "new",
@@ -170,10 +170,8 @@ def _render(
     history: TaskHistory, first: dict[str, Any], fold: _Fold, directory: Directory, now_ms: int
 ) -> dict[str, Any]:
     end = fold.ended if fold.ended is not None else now_ms
-    agents = {a.id: a for a in directory.agents}
-    teams = {t.id: t.name for t in directory.teams}
-    queues = {q.id: q.name for q in directory.queues}
-    codes = {c.id: c.name for c in directory.wrapup_codes}
+    names = names_of(directory)
+    agents, teams, queues, codes = names.agents, names.teams, names.queues, names.codes
     owner = agents.get(fold.owner) if fold.owner else None
     hold = fold.totals.get("hold", 0) + (end - fold.open_since.get("hold", end))
     connected = 0 if fold.first_connected is None else max(0, end - fold.first_connected - hold)
