@@ -24,9 +24,11 @@ from wxcc_stream.devtools.wxcc_api import (
     serve,
 )
 from wxcc_stream.reconcile import (
+    ApiError,
     AuthError,
     ClientConfig,
     Credentials,
+    Unreachable,
     WxccApiClient,
     fetch_activities,
     fetch_captures,
@@ -163,3 +165,45 @@ async def test_wrong_credentials_fail_without_retrying() -> None:
     ):
         with pytest.raises(AuthError):
             await search_tasks(client, *_span(DAY))
+
+
+async def test_mid_day_records_are_still_going() -> None:
+    """At an API clock inside the day, rows still going end at -1 and open tasks are
+    active; tasks that ended are found again by their end time."""
+    scenario = _scenario(DAY)
+    now = DAY.start_ms + 4 * HOUR_MS
+    async with _running(scenario, ApiSimConfig(now_ms=now)) as (client, _):
+        rows = await fetch_activities(client, DAY.start_ms - HOUR_MS, now + 1)
+        tasks = await search_tasks(client, DAY.start_ms - HOUR_MS, now + 1)
+        ended = await search_tasks(client, now - HOUR_MS, now + 1, by="endedTime")
+    assert all(row["startTime"] <= now for row in rows)
+    assert any(row["endTime"] == -1 and row["active"] for row in rows)
+    active = [t for t in tasks if t["isActive"]]
+    assert active
+    assert all(t["endedTime"] is None for t in active)
+    assert ended
+    assert all(now - HOUR_MS <= t["endedTime"] <= now for t in ended)
+
+
+async def test_a_bad_request_is_an_api_error_at_once() -> None:
+    async with _running(_scenario(DAY), ApiSimConfig()) as (client, state):
+        with pytest.raises(ApiError, match="400"):
+            await client.get("/v1/agents/activities", {"to": DAY.end_ms})
+    assert state.stats["requests"] == 1
+
+
+async def test_an_unreachable_api_is_reported_after_the_retries() -> None:
+    app = build_app(_scenario(DAY), ApiSimConfig())
+    async with serve(app) as base:
+        pass  # the port is free again: nothing listens there now
+    async with aiohttp.ClientSession() as http:
+        config = ClientConfig(
+            base_url=base,
+            token_url=f"{base}/v1/access_token",
+            credentials=Credentials(SIM_TOKENS.client_id, SIM_TOKENS.client_secret),
+            attempts=2,
+            wait_initial_s=0.01,
+            max_backoff_s=0.02,
+        )
+        with pytest.raises(Unreachable):
+            await search_tasks(WxccApiClient(config, http), *_span(DAY))

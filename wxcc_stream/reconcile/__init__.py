@@ -8,7 +8,13 @@ retries with back-off, window splitting and cursor paging (`client`, `oauth`, `f
 from __future__ import annotations
 
 from wxcc_stream.reconcile.client import ClientConfig, WxccApiClient
-from wxcc_stream.reconcile.errors import ApiError, AuthError, ReconcileError, RetryableError
+from wxcc_stream.reconcile.errors import (
+    ApiError,
+    AuthError,
+    ReconcileError,
+    RetryableError,
+    Unreachable,
+)
 from wxcc_stream.reconcile.fetch import fetch_activities, fetch_captures, search_tasks
 from wxcc_stream.reconcile.oauth import Credentials, TokenKeeper
 from wxcc_stream.reconcile.windows import Window, halve, split
@@ -21,6 +27,7 @@ __all__ = [
     "ReconcileError",
     "RetryableError",
     "TokenKeeper",
+    "Unreachable",
     "Window",
     "WxccApiClient",
     "fetch_activities",

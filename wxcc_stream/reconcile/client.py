@@ -20,7 +20,7 @@ import stamina
 from aiolimiter import AsyncLimiter
 
 from wxcc_stream.base.settings import ReconcileSettings
-from wxcc_stream.reconcile.errors import ApiError, RetryableError
+from wxcc_stream.reconcile.errors import ApiError, RetryableError, Unreachable
 from wxcc_stream.reconcile.oauth import Credentials, TokenKeeper, retry_after
 
 
@@ -98,15 +98,18 @@ class WxccApiClient:
         body: Mapping[str, Any] | None = None,
     ) -> Any:
         c = self.config
-        async for attempt in stamina.retry_context(
-            on=backoff,
-            attempts=c.attempts,
-            timeout=None,
-            wait_initial=c.wait_initial_s,
-            wait_max=c.max_backoff_s,
-        ):
-            with attempt:
-                return await self._once(method, path, params, body)
+        try:
+            async for attempt in stamina.retry_context(
+                on=backoff,
+                attempts=c.attempts,
+                timeout=None,
+                wait_initial=c.wait_initial_s,
+                wait_max=c.max_backoff_s,
+            ):
+                with attempt:
+                    return await self._once(method, path, params, body)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise Unreachable(f"{method} {path}: {exc!r}") from exc
         raise AssertionError("stamina ends by returning or raising")  # pragma: no cover
 
     async def _once(

@@ -29,3 +29,7 @@ class RetryableError(ReconcileError):
 
 class AuthError(ReconcileError):
     """The token endpoint refused the credentials (wrong client, dead refresh token)."""
+
+
+class Unreachable(ReconcileError):
+    """The API could not be reached (connection refused, reset or timed out) after retries."""
