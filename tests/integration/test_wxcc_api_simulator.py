@@ -29,16 +29,20 @@ QUERY = """query Tasks($from: Long!, $to: Long!, $cursor: String) {
 }"""
 
 
+async def _bearer(http: aiohttp.ClientSession, base: str) -> dict[str, str]:
+    """The Authorization header of a fresh client-credentials token."""
+    async with http.post(
+        f"{base}/v1/access_token", data={"grant_type": "client_credentials", **CLIENT}
+    ) as answer:
+        assert answer.status == 200
+        return {"Authorization": f"Bearer {(await answer.json())['access_token']}"}
+
+
 @pytest.fixture
 async def api() -> AsyncIterator[tuple[str, aiohttp.ClientSession, dict[str, str]]]:
     app = build_app(generate(CONFIG), ApiSimConfig())
     async with serve(app) as base, aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{base}/v1/access_token", data={"grant_type": "client_credentials", **CLIENT}
-        ) as answer:
-            assert answer.status == 200
-            token = (await answer.json())["access_token"]
-        yield base, http, {"Authorization": f"Bearer {token}"}
+        yield base, http, await _bearer(http, base)
 
 
 async def _get(http: aiohttp.ClientSession, url: str, **kw: Any) -> tuple[int, Any]:
@@ -126,10 +130,7 @@ async def test_asking_again_before_retry_after_gets_another_429() -> None:
     faults = FaultSettings(too_many_share=1.0, retry_after_s=30)
     app = build_app(generate(CONFIG), ApiSimConfig(faults=faults))
     async with serve(app) as base, aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{base}/v1/access_token", data={"grant_type": "client_credentials", **CLIENT}
-        ) as answer:
-            auth = {"Authorization": f"Bearer {(await answer.json())['access_token']}"}
+        auth = await _bearer(http, base)
         url = f"{base}/v1/agents/activities?from={CONFIG.start_ms}"
         for _ in range(2):
             async with http.get(url, headers=auth) as answer:
@@ -141,10 +142,7 @@ async def test_asking_again_before_retry_after_gets_another_429() -> None:
 async def test_over_the_rate_limit_the_answer_is_429_with_retry_after() -> None:
     app = build_app(generate(CONFIG), ApiSimConfig(rate_limit_per_minute=3))
     async with serve(app) as base, aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{base}/v1/access_token", data={"grant_type": "client_credentials", **CLIENT}
-        ) as answer:
-            auth = {"Authorization": f"Bearer {(await answer.json())['access_token']}"}
+        auth = await _bearer(http, base)
         url = f"{base}/v1/agents/activities?from={CONFIG.start_ms}"
         statuses = []
         for _ in range(4):

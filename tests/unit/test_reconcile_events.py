@@ -121,6 +121,15 @@ def test_login_and_logout_rows(changes: dict[str, Any], event_type: str) -> None
     parse_event(event)
 
 
+def test_a_v2_feed_gets_its_own_state_change_type() -> None:
+    event = activity_event(VENDOR_ACTIVITY, ORIGIN, "agent:channel_state_change")
+    assert event is not None
+    assert event["type"] == "agent:channel_state_change"
+    parse_event(event)
+    with pytest.raises(ValueError, match="state change type"):
+        activity_event(VENDOR_ACTIVITY, ORIGIN, "agent:login")
+
+
 @pytest.mark.parametrize("start", [None, "-1", "", "soon", 0])
 def test_a_row_without_a_time_maps_to_nothing(start: Any) -> None:
     assert activity_event({**VENDOR_ACTIVITY, "startTime": start}, ORIGIN) is None

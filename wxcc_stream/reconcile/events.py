@@ -68,8 +68,18 @@ def _present(fields: Mapping[str, Any], keep_null: Iterable[str] = ()) -> dict[s
     return {k: v for k, v in fields.items() if v is not None or k in kept}
 
 
-def activity_event(row: Mapping[str, Any], origin: Origin) -> dict[str, Any] | None:
-    """The agent event an activity row stands for (None: the row has no usable time)."""
+STATE_CHANGE_TYPES = frozenset({"agent:state_change", "agent:channel_state_change"})
+
+
+def activity_event(
+    row: Mapping[str, Any], origin: Origin, state_change_type: str = "agent:state_change"
+) -> dict[str, Any] | None:
+    """The agent event an activity row stands for (None: the row has no usable time).
+
+    `state_change_type`: the type the org's feed uses for state changes (a v2 feed may
+    send `agent:channel_state_change`); the identity of a fact includes its type."""
+    if state_change_type not in STATE_CHANGE_TYPES:
+        raise ValueError(f"not a state change type: {state_change_type!r}")
     start, agent_id = epoch_ms(row.get("startTime")), row.get("agentId")
     if start is None or not agent_id:
         return None
@@ -113,7 +123,7 @@ def activity_event(row: Mapping[str, Any], origin: Origin) -> dict[str, Any] | N
         fields["idleCodeId"] = row.get("idleCode")
     elif state == "available":  # clears the idle code, as the webhook's `idleCodeId: null`
         fields["idleCodeId"], keep = None, ("idleCodeId",)
-    return cloud_event("agent:state_change", _present(fields, keep), origin)
+    return cloud_event(state_change_type, _present(fields, keep), origin)
 
 
 def task_events(record: Mapping[str, Any], origin: Origin) -> list[dict[str, Any]]:

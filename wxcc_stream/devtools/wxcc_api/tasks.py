@@ -12,21 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wxcc_stream.devtools.scenario import Directory, Scenario
+from wxcc_stream.devtools.scenario.vocabulary import TASK_STATUS as _STATUS
 from wxcc_stream.devtools.wxcc_api.activities import SITE_ID, names_of
 
-_STATUS = {
-    "task:new": "new",
-    "task:parked": "parked",
-    "task:connect": "connect",
-    "task:connected": "connected",
-    "task:on-hold": "on-hold",
-    "task:hold-done": "connected",
-    "task:consulting": "consulting",
-    "task:consult-done": "connected",
-    "task:conferencing": "conferencing",
-    "task:conference-done": "connected",
-    "task:ended": "ended",
-}
 _AGENT_TYPES = ("agent:state_change", "agent:channel_state_change")
 
 
