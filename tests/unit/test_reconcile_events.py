@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import orjson
 import pytest
 
 from wxcc_stream.devtools.scenario import Scenario, ScenarioConfig, generate
@@ -14,6 +15,8 @@ from wxcc_stream.devtools.wxcc_api.activities import agent_activities
 from wxcc_stream.devtools.wxcc_api.captures import capture_answer, recordings
 from wxcc_stream.devtools.wxcc_api.day import ApiDay
 from wxcc_stream.devtools.wxcc_api.tasks import task_histories, task_record
+from wxcc_stream.ingress.export import ExportItem, Topics, archive_policy, record_of
+from wxcc_stream.ingress.policy import AdmissionPolicy
 from wxcc_stream.processors.ordering import semantic_identity
 from wxcc_stream.reconcile.events import (
     Origin,
@@ -201,3 +204,28 @@ def test_mapped_simulator_records_have_the_webhooks_identities() -> None:
     assert len(reconciled) == len(webhooks)
     assert _identities(reconciled) == _identities(webhooks)
     assert len({e["id"] for e in reconciled}) == len(reconciled)
+
+
+def test_mapped_events_enter_by_the_archive_path_keyed_like_the_ingress() -> None:
+    """The ingress's own admission takes them where wxcc-stream's events are allowed (the
+    archive path, as backfill) and refuses the marker on the webhook path."""
+    scenario = _day()
+    origin = Origin(scenario.config.org_id, scenario.config.source)
+    history = task_histories(scenario)[0]
+    events = task_events(task_record(history, scenario.directory, 10**13), origin)
+    live = AdmissionPolicy(
+        verify_signatures=False,
+        allowed_orgs=frozenset({origin.org_id}),
+        allowed_subscriptions=frozenset({scenario.config.subscription_id}),
+    )
+    topics = Topics(raw="wxcc.raw", deadletter="wxcc.deadletter")
+    for event in events:
+        item = ExportItem(1, orjson.dumps(event))
+        record, refused = record_of(
+            item, file="reconcile", policy=archive_policy(live), topics=topics, now_ms=0
+        )
+        assert refused is None
+        assert record.topic == "wxcc.raw"
+        assert record.key == history.task_id.encode()
+        _, refused = record_of(item, file="reconcile", policy=live, topics=topics, now_ms=0)
+        assert refused is not None
