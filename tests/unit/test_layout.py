@@ -85,3 +85,13 @@ def test_the_bare_import_check_sees_one() -> None:
         assert len(_bare_imports(probe)) == 2
     finally:
         probe.unlink()
+
+
+def test_the_reconciliation_client_sits_on_the_services_floor() -> None:
+    """The client (wxcc_stream.reconcile) is a service: the API simulator, a dev tool one
+    floor up, may use it in tests' wiring, never the other way round; the simulator's pure
+    parts and the client's windowing are kept free of HTTP by their own contracts."""
+    text = (ROOT / "pyproject.toml").read_text()
+    assert "wxcc_stream.processors | wxcc_stream.reconcile" in text
+    assert '"wxcc_stream.reconcile.windows"' in text
+    assert '"wxcc_stream.devtools.wxcc_api.paging"' in text

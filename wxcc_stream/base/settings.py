@@ -164,6 +164,29 @@ class BrokerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReconcileSettings:
+    """The reconciliation job's access to the WxCC APIs (wxcc-api.md)."""
+
+    # e.g. https://api.wxcc-us1.cisco.com (the org's region)
+    base_url: str = "https://api.wxcc-us1.cisco.com"
+    token_url: str = "https://webexapis.com/v1/access_token"
+    org_id: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    # a Service App's refresh token; empty: ask with client credentials
+    refresh_token: str = ""
+    # the vendor's limit is 300 requests per minute per client id
+    requests_per_minute: int = 300
+    # refresh the access token this long before it expires
+    token_margin_s: float = 60.0
+    # retries of one request on 429 / 5xx / 401, and the longest wait between two
+    attempts: int = 10
+    max_backoff_s: float = 60.0
+    request_timeout_s: float = 60.0
+    activity_page_size: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable, built once at the entry point and passed down."""
 
@@ -173,6 +196,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     broker: BrokerSettings = field(default_factory=BrokerSettings)
+    reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
     log_level: str = "INFO"
 
 
@@ -262,6 +286,9 @@ def _check(settings: Settings) -> None:
         "WXCC_API_STALE_AFTER_MS": settings.api.stale_after_ms,
         "WXCC_API_LONG_IDLE_MS": settings.api.long_idle_ms,
         "WXCC_API_SSE_PING_S": settings.api.sse_ping_s,
+        "WXCC_RECONCILE_REQUESTS_PER_MINUTE": settings.reconcile.requests_per_minute,
+        "WXCC_RECONCILE_ATTEMPTS": settings.reconcile.attempts,
+        "WXCC_RECONCILE_REQUEST_TIMEOUT_S": settings.reconcile.request_timeout_s,
     }
     for name, value in positive.items():
         if value <= 0:
