@@ -8,16 +8,19 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from jsonschema import Draft202012Validator
 
-from tests.e2e.harness import ProjectionReader, WorkerProcess, produce_raw
+from tests.e2e.harness import ProjectionReader, WorkerProcess, produce_raw, read_topic
 from tests.e2e.sink_harness import SinkProcess, row_count, wait_for_tables
 from tests.e2e.test_pipeline import FAST, _delivered, _scenario
 from tests.kafka_helpers import create_topics
 from tests.unit.sink_documents import agent_doc, as_bytes, task_doc
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.devtools.scenario import Scenario
+from wxcc_stream.schemas.files import projection_schema
 
 pytestmark = pytest.mark.broker
 
@@ -43,11 +46,27 @@ async def test_a_day_from_the_beginning_gives_ground_truth_rows(
         async with ProjectionReader(settings.kafka.bootstrap, list(truth)) as reader:
             assert await reader.wait_for(truth, timeout_s=120), "worker did not reach the truth"
         sink.start()
+        await _assert_every_emitted_document_validates(settings)
         await wait_for_tables(postgres_dsn, _table_truth(scenario), sink, timeout_s=120)
         assert sink.stop() == 0
     finally:
         sink.kill()
         worker.stop()
+
+
+async def _assert_every_emitted_document_validates(settings: Settings) -> None:
+    """Every record the worker published (not only the last per key) against its schema
+    (docs/consumers.md, "Schema evolution")."""
+    for name, topic in (
+        ("agent-state", settings.topic.agent_state),
+        ("task-lifecycle", settings.topic.task_lifecycle),
+    ):
+        validator = Draft202012Validator(projection_schema(name))
+        records = await read_topic(settings.kafka.bootstrap, topic)
+        assert records
+        for record in records:
+            errors = [e.message for e in validator.iter_errors(orjson.loads(record.value))]
+            assert errors == [], (topic, record.key, errors[:3])
 
 
 async def test_a_sigkilled_sink_restarts_to_ground_truth_rows(
