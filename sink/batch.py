@@ -73,7 +73,8 @@ def _row(record: Incoming) -> Row:
 
 
 def stage(records: Iterable[Incoming]) -> Staged:
-    """Map and collapse a batch; bad records are set aside, never written."""
+    """Map and collapse a batch; bad records are set aside, never written. Raises
+    NewerSchema for a document this sink cannot read: the whole batch is left unwritten."""
     rows: dict[Projection, list[Row]] = {p: [] for p in Projection}
     rejected: list[Rejected] = []
     for record in records:

@@ -13,3 +13,8 @@ class BadDocument(SinkError):
 
 class MigrationError(SinkError):
     """The database's schema is not one this sink can bring up to date."""
+
+
+class NewerSchema(SinkError):
+    """A document of a `schema_version` this sink does not know: it may mean something
+    else (docs/consumers.md, "Schema evolution"), so the sink stops before writing it."""

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.sink.consumer import ProjectionSink
+from wxcc_stream.sink.errors import SinkError
 from wxcc_stream.sink.metrics import SinkMetrics
 from wxcc_stream.sink.store import Store
 from wxcc_stream.sink.web import build_web
@@ -50,5 +51,8 @@ def run_sink(settings: Settings) -> int:
             runner.run(serve(settings))
         except OSError as err:
             log.error("sink could not listen: %s", err)
+            return 1
+        except SinkError as err:
+            log.error("sink stopped: %s", err)
             return 1
     return 0

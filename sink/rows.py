@@ -1,8 +1,9 @@
 """Projection document -> table row: the key, the core fields typed, the whole document.
 
 Times stay epoch milliseconds here; the merge statement turns them into `timestamptz`.
-Fields are read with `.get`, so a document of a newer compatible `schema_version` (new
-fields only) still maps; new fields live on in the JSONB column.
+Fields are read with `.get`: a compatible change (new fields, same `schema_version`)
+still maps, and the new fields live on in the JSONB column. A higher `schema_version`
+stops the sink (NewerSchema).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from wxcc_stream.sink.errors import BadDocument
+from wxcc_stream.projections import SCHEMA_VERSION
+from wxcc_stream.sink.errors import BadDocument, NewerSchema
 
 
 class Projection(Enum):
@@ -109,6 +111,12 @@ def parse_document(value: bytes | None) -> dict[str, Any]:
     revision = doc.get("revision")
     if not isinstance(revision, int) or isinstance(revision, bool):
         raise BadDocument(f"revision is not an integer: {revision!r}")
+    version = doc.get("schema_version")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise NewerSchema(
+            f"a document of schema_version {version} (this sink knows up to "
+            f"{SCHEMA_VERSION}): upgrade the sink"
+        )
     return doc
 
 

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from jsonschema import Draft202012Validator
 
 from tests.e2e.harness import ProjectionReader, WorkerProcess, produce_raw, read_topic
-from tests.e2e.sink_harness import SinkProcess, row_count, wait_for_tables
+from tests.e2e.sink_harness import SinkProcess, row_count, table_documents, wait_for_tables
 from tests.e2e.test_pipeline import FAST, _delivered, _scenario
 from tests.kafka_helpers import create_topics
 from tests.unit.sink_documents import agent_doc, as_bytes, task_doc
@@ -129,4 +129,31 @@ async def test_records_out_of_order_and_bad_ones_on_the_topics(
         assert 'wxcc_sink_rows_changed_total{projection="agent_state"} 1.0' in metrics
         assert sink.stop() == 0
     finally:
+        sink.kill()
+
+
+async def test_a_higher_schema_version_stops_the_sink_before_writing_it(
+    settings: Settings, postgres_dsn: str, tmp_path: Path
+) -> None:
+    """The evolution rules: a document that may mean something else is not guessed at."""
+    agents, tasks = settings.topic.agent_state, settings.topic.task_lifecycle
+    await create_topics(settings.kafka.bootstrap, [agents, tasks], compacted=True)
+    known = agent_doc("a1", 1)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    await producer.start()
+    sink = SinkProcess(settings, postgres_dsn, tmp_path / "sink.log")
+    try:
+        await producer.send_and_wait(agents, as_bytes(known), key=b"a1")
+        sink.start()
+        want = {"agent_state": {"a1": known}, "task_lifecycle": {}}
+        await wait_for_tables(postgres_dsn, want, sink, timeout_s=60, hold_s=0.5)
+        newer = agent_doc("a1", 2) | {"schema_version": 2}
+        await producer.send_and_wait(agents, orjson.dumps(newer), key=b"a1")
+        assert sink.proc is not None
+        code = await asyncio.to_thread(sink.proc.wait, 60)
+        assert code == 1
+        assert "schema_version 2" in sink.log_tail()
+        assert table_documents(postgres_dsn)["agent_state"] == {"a1": known}
+    finally:
+        await producer.stop()
         sink.kill()

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tests.unit.sink_documents import agent_doc, as_bytes, task_doc
 from wxcc_stream.sink.batch import Incoming, highest_revision, stage
-from wxcc_stream.sink.errors import BadDocument, MigrationError
+from wxcc_stream.sink.errors import BadDocument, MigrationError, NewerSchema
 from wxcc_stream.sink.migrations import MIGRATIONS, Migration, check_sequence, pending
 from wxcc_stream.sink.rows import (
     AGENT_TABLE,
@@ -76,12 +76,19 @@ def test_unexpected_types_never_break_a_row(
     assert row[column] == expected
 
 
-def test_a_newer_schema_version_keeps_its_new_fields_in_the_document() -> None:
-    doc = agent_doc("a1", 3) | {"schema_version": 2, "skill": "billing"}
+def test_new_fields_of_the_same_schema_version_live_on_in_the_document() -> None:
+    doc = agent_doc("a1", 3) | {"skill": "billing"}
     staged = stage([Incoming(AGENT, b"a1", orjson.dumps(doc))])
     (row,) = staged.rows[AGENT]
-    assert row[-2] == 2
+    assert row[-2] == 1
     assert orjson.loads(row[-1])["skill"] == "billing"
+
+
+def test_a_higher_schema_version_stops_the_whole_batch() -> None:
+    good = Incoming(AGENT, b"a0", as_bytes(agent_doc("a0", 1)))
+    newer = Incoming(AGENT, b"a1", orjson.dumps(agent_doc("a1", 3) | {"schema_version": 2}))
+    with pytest.raises(NewerSchema, match="schema_version 2"):
+        stage([good, newer])
 
 
 @pytest.mark.parametrize(
