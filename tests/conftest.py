@@ -44,6 +44,12 @@ else:
     hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+@pytest.fixture
+def soak_seconds() -> float:
+    """How long a soak test (marked slow) runs: bounded in CI, hours when asked for."""
+    return float(os.environ.get("WXCC_SOAK_SECONDS", "60"))
+
+
 def _new_broker(jars: Path, data_dir: Path) -> LocalBroker:
     cfg = BrokerConfig("127.0.0.1", free_port(), free_port(), data_dir, heap_mb=384)
     return LocalBroker(cfg, jars)

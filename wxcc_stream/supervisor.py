@@ -7,8 +7,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +25,35 @@ class Service:
 
 
 class Supervisor:
-    """Runs services as `python -m wxcc_stream.cli ...` children; stops all of them together."""
+    """Runs services as `python -m wxcc_stream.cli ...` children; stops all of them together.
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    With a `log_dir`, each child's output goes to `<log_dir>/<name>.log` (the latest run's)
+    instead of the terminal, so the services' logs do not mix.
+    """
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path | None = None) -> None:
         self._env = dict(env)
+        self._log_dir = log_dir
         self._children: dict[str, tuple[Service, subprocess.Popen[bytes]]] = {}
+        self._logs: list[IO[bytes]] = []
+
+    def log_path(self, name: str) -> Path | None:
+        return None if self._log_dir is None else self._log_dir / f"{name}.log"
 
     def start(self, service: Service) -> None:
         env = {**self._env, **(service.env or {})}
         cmd = [sys.executable, "-m", "wxcc_stream.cli", *service.args]
-        print(f"[run] starting {service.name}: wxcc-stream {' '.join(service.args)}", flush=True)
-        self._children[service.name] = (service, subprocess.Popen(cmd, env=env))
+        where = self.log_path(service.name)
+        shown = f" (log {where})" if where else ""
+        print(f"[run] starting {service.name}: wxcc-stream {' '.join(service.args)}{shown}",
+              flush=True)  # fmt: skip
+        out: IO[bytes] | None = None
+        if where is not None:
+            where.parent.mkdir(parents=True, exist_ok=True)
+            out = where.open("wb")
+            self._logs.append(out)
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+        self._children[service.name] = (service, proc)
 
     def first_failure(self) -> tuple[str, int] | None:
         """A long-running service that exited (name, code), or a one-shot that failed."""
@@ -48,13 +68,22 @@ class Supervisor:
     def finished(self, name: str) -> bool:
         return name in self._children and self._children[name][1].poll() is not None
 
-    def watch(self, until: float | None = None, stop_when_done: Sequence[str] = ()) -> int:
+    def watch(
+        self,
+        until: float | None = None,
+        stop_when_done: Sequence[str] = (),
+        on_tick: Callable[[], None] | None = None,
+    ) -> int:
         """Wait until a service fails, Ctrl-C, `until` (monotonic), or the named ones finish."""
         while True:
+            if on_tick is not None:
+                on_tick()
             failure = self.first_failure()
             if failure is not None:
                 name, code = failure
-                print(f"[run] {name} exited with code {code}; stopping the rest", flush=True)
+                where = self.log_path(name)
+                print(f"\n[run] {name} exited with code {code}; stopping the rest"
+                      + (f" (its log: {where})" if where else ""), flush=True)  # fmt: skip
                 return 1
             if stop_when_done and all(self.finished(n) for n in stop_when_done):
                 return 0
@@ -75,6 +104,9 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
 
 
 def interrupt_on_sigterm(signum: int, frame: object) -> None:

@@ -8,9 +8,11 @@ Memory: RSS of this process before and after the documents (shaped like the gene
 are applied to a MemoryFeed; baseline: the same documents held as a plain dict of bytes.
 Latency: an in-process API app (aiohttp, MemoryFeed) and one SSE client over loopback;
 each change is applied and the client's receive time taken; baseline: an aiohttp handler
-that writes the same bytes to a plain chunked response. The Kafka leg (record written ->
-fetched) is not in this figure; in production the API's metric wxcc_api_visible_seconds
-measures the whole path from the record's Kafka timestamp.
+that writes the same bytes to a plain chunked response.
+Kafka (`--part kafka`): the whole path on a real broker (started privately unless
+`--bootstrap`): a projection record produced -> the change on the API's stream, against a
+bare aiokafka consumer of the same topic. In production the API's metric
+wxcc_api_visible_seconds measures the same path from the record's Kafka timestamp.
 """
 
 from __future__ import annotations
@@ -186,13 +188,21 @@ async def _measure(
 def main() -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
-    parser.add_argument("--part", choices=("memory", "latency", "both"), default="both")
+    parser.add_argument(
+        "--part", choices=("memory", "latency", "kafka", "both", "all"), default="both",
+        help="both: memory + latency; all: also the Kafka leg on a real broker",
+    )  # fmt: skip
+    parser.add_argument("--bootstrap", help="an existing broker for --part kafka")
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--changes", type=int, default=500)
     args = parser.parse_args()
-    if args.part in ("latency", "both"):
+    if args.part in ("latency", "both", "all"):
         asyncio.run(latency(args.changes))
-    if args.part in ("memory", "both"):
+    if args.part in ("kafka", "all"):
+        from bench.api.kafka_leg import kafka_latency  # needs the broker jars
+
+        asyncio.run(kafka_latency(args.changes, args.bootstrap))
+    if args.part in ("memory", "both", "all"):
         memory(args.agents, args.tasks)
     return 0

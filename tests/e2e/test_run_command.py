@@ -59,7 +59,8 @@ def test_run_simulate_brings_up_broker_ingress_worker_and_fills_projections(
     )
     log = (tmp_path / "run.log").open("wb")
     proc = subprocess.Popen(
-        [str(ROOT / "scripts" / "run"), "--simulate", "--agents", "4", "--sim-duration", "20m"],
+        [str(ROOT / "scripts" / "run"), "--simulate", "--agents", "4", "--sim-duration", "20m",
+         "--log-dir", str(tmp_path / "logs"), "--status-every", "1"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     bootstrap = f"127.0.0.1:{port}"
@@ -114,6 +115,13 @@ def test_run_simulate_brings_up_broker_ingress_worker_and_fills_projections(
         output = (tmp_path / "run.log").read_text(errors="replace")
         assert "[run] all stopped" in output
         assert "simulator" in output
+        # the services' logs went to their files; the terminal got the live status line
+        for name in ("ingress", "worker", "api", "simulator"):
+            assert (tmp_path / "logs" / f"{name}.log").stat().st_size > 0, name
+        status = re.findall(r"events received ([\d,]+) \| worker lag \S+ \| agents (\S+)", output)
+        assert status, output[-3000:]
+        assert int(status[-1][0].replace(",", "")) > 0
+        assert status[-1][1] == "4"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -16,7 +16,11 @@ from wxcc_stream.devtools.simulator import (
     check_target,
     prepare,
 )
-from wxcc_stream.devtools.simulator.options import parse_duration_ms, parse_fraction
+from wxcc_stream.devtools.simulator.options import (
+    parse_duration_ms,
+    parse_fraction,
+    parse_start_ms,
+)
 from wxcc_stream.ingress.admission import Accepted, admit
 from wxcc_stream.ingress.policy import AdmissionPolicy, parse_secrets
 
@@ -137,3 +141,26 @@ def test_progress_bar_lines() -> None:
     silent.update(accepted=True)
     silent.close()
     assert quiet.getvalue() == ""
+
+
+NOW_MS = 1_800_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("now", NOW_MS),
+        ("now-30m", NOW_MS - 1_800_000),
+        ("2024-03-04T08:00:00Z", 1_709_539_200_000),
+        ("2024-03-04T09:00:00+01:00", 1_709_539_200_000),
+        ("1709539200000", 1_709_539_200_000),
+    ],
+)
+def test_start_times(text: str, ms: int) -> None:
+    assert parse_start_ms(text, now_ms=NOW_MS) == ms
+
+
+@pytest.mark.parametrize("text", ["yesterday", "now-soon", "2024-03-04T08:00:00", "now+5m"])
+def test_bad_start_times_say_what_to_write(text: str) -> None:
+    with pytest.raises(SimulatorError, match=r"--start|duration"):
+        parse_start_ms(text, now_ms=NOW_MS)

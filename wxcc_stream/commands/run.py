@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import secrets
 import signal
+import sys
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.commands.broker import broker_from
 from wxcc_stream.devtools.broker import BrokerError, JarsError
+from wxcc_stream.status_line import format_status, status_from
 from wxcc_stream.supervisor import Service, Supervisor, child_env, interrupt_on_sigterm
 
 
@@ -46,7 +51,65 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="stop once the simulator has sent everything (and the worker had time to fold it)",
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the services' own logs here instead of the one-line live status",
+    )
+    parser.add_argument(
+        "--log-dir",
+        default="var/logs",
+        help="where the services' logs go when not --verbose: <name>.log of the latest run "
+        "(default var/logs)",
+    )
+    parser.add_argument(
+        "--status-every",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often the status line is refreshed (default 2 on a terminal, else 15)",
+    )
     parser.set_defaults(handler=run)
+
+
+def _scrape(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as response:
+            return str(response.read().decode("utf-8", "replace"))
+    except (urllib.error.URLError, OSError, ValueError):
+        return None  # not up yet, or busy: the line shows a dash
+
+
+class _StatusLine:
+    """Prints the live status line: rewritten in place on a terminal, a line at a time in a file."""
+
+    def __init__(self, settings: Settings, every_s: float | None) -> None:
+        ing, api, worker = settings.ingress, settings.api, settings.worker
+        self._urls = (
+            f"http://{ing.host}:{ing.port}/metrics",
+            f"http://127.0.0.1:{worker.web_port}/metrics",
+            f"http://{api.host}:{api.port}/metrics",
+        )
+        self._tty = sys.stdout.isatty()
+        self._every = every_s or (2.0 if self._tty else 15.0)
+        self._started = time.monotonic()
+        self._next = self._started + self._every
+        self.shown = False
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self._every
+        status = status_from(*(_scrape(url) for url in self._urls))
+        line = format_status(status, now - self._started)
+        print(f"\r{line}\033[K" if self._tty else line, end="" if self._tty else "\n",
+              flush=True)  # fmt: skip
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown and self._tty:
+            print(flush=True)
 
 
 def _api_token(settings: Settings, env: dict[str, str]) -> str | None:
@@ -74,7 +137,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         # the simulator signs with the same development secret the ingress checks
         env["WXCC_INGRESS_SECRETS"] = "wxcc-stream-dev=local-development-secret-0123456789"
     token = _api_token(settings, env)
-    supervisor = Supervisor(env)
+    supervisor = Supervisor(env, log_dir=None if args.verbose else Path(args.log_dir).resolve())
+    status = None if args.verbose else _StatusLine(settings, args.status_every)
     code = 0
     try:
         supervisor.start(Service("ingress", ("ingress",)))
@@ -100,18 +164,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 "simulator",
                 ("simulate", "--target", target, "--agents", str(args.agents),
                  "--duration", args.sim_duration, "--rate", str(args.rate),
+                 "--start", f"now-{args.sim_duration}",
                  "--shuffle-window", "5s", "--duplicates", "0.05", "--no-progress"),
                 one_shot=True,
             ))  # fmt: skip
             if args.until_simulated:
                 stop_when = ("simulator",)
         until = time.monotonic() + args.for_seconds if args.for_seconds else None
-        code = supervisor.watch(until=until, stop_when_done=stop_when)
+        if status is not None:
+            print(f"[run] services' logs: {args.log_dir}/ (--verbose shows them here)", flush=True)
+        code = supervisor.watch(
+            until=until, stop_when_done=stop_when, on_tick=status.tick if status else None
+        )
         if stop_when and code == 0:
             time.sleep((settings.worker.grace_ms + settings.worker.flush_timeout_ms) / 1000 + 3)
     except KeyboardInterrupt:
         print("\n[run] Ctrl-C: stopping", flush=True)
     finally:
+        if status is not None:
+            status.end()
         supervisor.stop_all()
         broker.stop()
         print("[run] all stopped", flush=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from time import time_ns
 from typing import Any
 
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.devtools.scenario import (
+    DEFAULT_START_MS,
     DEFAULT_SUBSCRIPTION_ID,
     DamageConfig,
     ScenarioConfig,
@@ -25,7 +27,11 @@ from wxcc_stream.devtools.simulator import (
     check_target,
     send_events,
 )
-from wxcc_stream.devtools.simulator.options import parse_duration_ms, parse_fraction
+from wxcc_stream.devtools.simulator.options import (
+    parse_duration_ms,
+    parse_fraction,
+    parse_start_ms,
+)
 from wxcc_stream.ingress.policy import parse_secrets
 
 
@@ -59,6 +65,13 @@ def register(subparsers: Any) -> None:
     g.add_argument("--queues", type=int, default=3, help="queues (default 3)")
     g.add_argument("--duration", default="1h", help="simulated time, e.g. 30m, 8h (default 1h)")
     g.add_argument("--tasks", type=int, default=None, help="exact number of tasks")
+    g.add_argument(
+        "--start",
+        default=None,
+        help="when the simulated day starts: now, now-30m (the day ends as sending starts), "
+        "an ISO time such as 2024-03-04T08:00:00Z, or epoch ms (default 2024-03-04T08:00:00Z, "
+        "so that a seed always gives the same day)",
+    )
     g.add_argument(
         "--channel-state-changes",
         default="0",
@@ -114,6 +127,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             teams=args.teams,
             queues=args.queues,
             duration_ms=parse_duration_ms(args.duration),
+            start_ms=(
+                parse_start_ms(args.start, now_ms=time_ns() // 1_000_000)
+                if args.start
+                else DEFAULT_START_MS
+            ),
             tasks=args.tasks,
             channel_state_fraction=parse_fraction(
                 args.channel_state_changes, "--channel-state-changes"

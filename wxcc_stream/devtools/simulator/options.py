@@ -1,8 +1,9 @@
-"""Parsing of the simulator's textual options (durations, fractions). Pure."""
+"""Parsing of the simulator's textual options (durations, fractions, start time). Pure."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from wxcc_stream.devtools.simulator.errors import SimulatorError
 
@@ -29,3 +30,26 @@ def parse_fraction(text: str, name: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise SimulatorError(f"{name}: must be within [0, 1], got {text!r}")
     return value
+
+
+def parse_start_ms(text: str, now_ms: int) -> int:
+    """When the simulated day starts: `now`, `now-30m`, an ISO time or epoch milliseconds.
+
+    `now-DURATION` makes the simulated period end about when sending starts, so a demo's
+    "today" figures, time in state and freshness read like a live contact center.
+    """
+    raw = text.strip()
+    if raw == "now" or raw.startswith("now-"):
+        back = parse_duration_ms(raw[4:]) if raw != "now" else 0
+        return max(0, now_ms - back)
+    if raw.isdigit():
+        return int(raw)
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise SimulatorError(
+            f"--start: not a time: {text!r} (use now, now-30m, 2024-03-04T08:00:00Z or epoch ms)"
+        ) from None
+    if moment.tzinfo is None:
+        raise SimulatorError(f"--start: give a time zone, e.g. {raw}Z")
+    return round(moment.timestamp() * 1000)
