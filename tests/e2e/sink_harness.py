@@ -82,6 +82,14 @@ class SinkProcess:
         except (urllib.error.URLError, OSError):
             return 0, b""
 
+    def metric(self, name: str) -> float:
+        """The value of an unlabelled sample of /metrics (0 when absent or down)."""
+        for line in self.get("/metrics")[1].decode().splitlines():
+            sample, _, value = line.rpartition(" ")
+            if sample == name:
+                return float(value)
+        return 0.0
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 from aiokafka import AIOKafkaProducer
 from jsonschema import Draft202012Validator
@@ -19,6 +20,7 @@ from tests.e2e.test_pipeline import FAST, _delivered, _scenario
 from tests.kafka_helpers import create_topics
 from tests.unit.sink_documents import agent_doc, as_bytes, task_doc
 from wxcc_stream.base.settings import Settings
+from wxcc_stream.devtools.postgres import LocalPostgres
 from wxcc_stream.devtools.scenario import Scenario
 from wxcc_stream.schemas.files import projection_schema
 
@@ -156,4 +158,38 @@ async def test_a_higher_schema_version_stops_the_sink_before_writing_it(
         assert table_documents(postgres_dsn)["agent_state"] == {"a1": known}
     finally:
         await producer.stop()
+        sink.kill()
+
+
+async def test_a_database_that_comes_later_is_waited_for(
+    settings: Settings, postgres_server: LocalPostgres, tmp_path: Path
+) -> None:
+    """Unreachable database: not ready, retried, counted; then it writes what it holds."""
+    agents, tasks = settings.topic.agent_state, settings.topic.task_lifecycle
+    await create_topics(settings.kafka.bootstrap, [agents, tasks], compacted=True)
+    doc = agent_doc("a1", 1)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(agents, as_bytes(doc), key=b"a1")
+    finally:
+        await producer.stop()
+    name = f"late{settings.topic.prefix}"
+    dsn = postgres_server.dsn(name)
+    sink = SinkProcess(settings, dsn, tmp_path / "sink.log").start()
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while sink.metric("wxcc_sink_database_errors_total") < 1:
+            sink.assert_running()
+            assert loop.time() < deadline, sink.log_tail()
+            await asyncio.sleep(0.1)
+        status, body = sink.get("/readyz")
+        assert status == 503
+        assert "database" in orjson.loads(body)["error"]
+        with psycopg.connect(postgres_server.dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}".encode())
+        want = {"agent_state": {"a1": doc}, "task_lifecycle": {}}
+        await wait_for_tables(dsn, want, sink, timeout_s=60)
+    finally:
         sink.kill()
