@@ -49,12 +49,13 @@ class Staged:
 def highest_revision(rows: Iterable[Row]) -> tuple[Row, ...]:
     """One row per key (index 0): the one with the highest revision; on a tie the later
     one (same revision means the same events folded, so the same document)."""
-    kept: dict[object, Row] = {}
+    kept: dict[str, Row] = {}
     for row in rows:
         held = kept.get(row[0])
         if held is None or row[REVISION] >= held[REVISION]:
             kept[row[0]] = row
-    return tuple(kept.values())
+    # in key order: concurrent batches (around a rebalance) lock rows in the same order
+    return tuple(kept[key] for key in sorted(kept))
 
 
 def _row(record: Incoming) -> Row:

@@ -72,7 +72,14 @@ class ProjectionSink:
         await consumer.start()
         try:
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=500, max_records=s.sink.batch_max_records)
+                try:
+                    batch = await consumer.getmany(
+                        timeout_ms=500, max_records=s.sink.batch_max_records
+                    )
+                except KafkaError as exc:
+                    log.warning("reading the projection topics failed (%s); retrying", exc)
+                    await _sleep_or_stop(stop, s.sink.retry_s)
+                    continue
                 if batch and not await self._write_and_commit(consumer, batch, stop):
                     return
                 await self._update_lag(consumer, force=not batch)
@@ -125,26 +132,35 @@ class ProjectionSink:
         return False
 
     async def _wait_for_topics(self, stop: asyncio.Event) -> None:
-        """Subscribing to a topic that does not exist yet could auto-create it uncompacted."""
+        """Until both topics exist (subscribing to a missing topic could auto-create it
+        uncompacted) and Kafka answers."""
+        while not stop.is_set():
+            try:
+                missing = await self._missing_topics()
+            except KafkaError as exc:
+                self.status.error = f"Kafka: {exc}"
+            else:
+                if not missing:
+                    self.status.error = None
+                    return
+                self.status.error = (
+                    f"waiting for topics {', '.join(missing)} (the worker creates them)"
+                )
+            log.info("%s", self.status.error)
+            await _sleep_or_stop(stop, self._settings.sink.retry_s)
+
+    async def _missing_topics(self) -> list[str]:
         s = self._settings
         admin = AIOKafkaAdminClient(
             bootstrap_servers=s.kafka.bootstrap, client_id=f"{s.kafka.client_id}-sink-admin"
         )
         await admin.start()
         try:
-            while not stop.is_set():
-                described = await admin.describe_topics(list(self._projections))
-                ready = {t["topic"] for t in described if t.get("error_code") == 0}
-                missing = [t for t in self._projections if t not in ready]
-                if not missing:
-                    return
-                self.status.error = (
-                    f"waiting for topics {', '.join(missing)} (the worker creates them)"
-                )
-                log.info("%s", self.status.error)
-                await _sleep_or_stop(stop, self._settings.sink.retry_s)
+            described = await admin.describe_topics(list(self._projections))
         finally:
             await admin.close()
+        ready = {t["topic"] for t in described if t.get("error_code") == 0}
+        return [t for t in self._projections if t not in ready]
 
     async def _update_lag(self, consumer: Any, *, force: bool) -> None:
         now = time.monotonic()

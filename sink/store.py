@@ -21,6 +21,10 @@ class DatabaseUnavailable(SinkError):
     """The database could not be reached or the transaction failed on the way (retried)."""
 
 
+class UnwritableBatch(SinkError):
+    """The database refused a value of the batch (the sink stops; nothing is committed)."""
+
+
 async def migrate(conn: psycopg.AsyncConnection[TupleRow]) -> tuple[Migration, ...]:
     """Bring the schema up to date in one transaction; the migrations applied."""
     async with conn.transaction():
@@ -90,4 +94,8 @@ class Store:
         except psycopg.OperationalError as exc:
             await self.close()
             raise DatabaseUnavailable(str(exc).strip()) from exc
+        except psycopg.DataError as exc:
+            # a value PostgreSQL refuses (a NUL character in text or jsonb): retrying the
+            # same batch cannot help, and skipping it would commit past it: stop, say why
+            raise UnwritableBatch(f"the database refused a value: {str(exc).strip()}") from exc
         return changed

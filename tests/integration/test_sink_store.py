@@ -12,7 +12,7 @@ from tests.unit.sink_documents import agent_doc, as_bytes, task_doc
 from wxcc_stream.sink.batch import Incoming, stage
 from wxcc_stream.sink.migrations import LEDGER, MIGRATIONS
 from wxcc_stream.sink.rows import Projection
-from wxcc_stream.sink.store import DatabaseUnavailable, Store, migrate
+from wxcc_stream.sink.store import DatabaseUnavailable, Store, UnwritableBatch, migrate
 
 AGENT = Projection.AGENT
 TASK = Projection.TASK
@@ -91,5 +91,21 @@ async def test_a_reconnect_after_the_server_dropped_the_session(postgres_dsn: st
             await store.write(stage([Incoming(AGENT, b"a1", as_bytes(agent_doc("a1", 2)))]))
         await store.write(stage([Incoming(AGENT, b"a1", as_bytes(agent_doc("a1", 2)))]))
         assert _agents(postgres_dsn)["a1"][0] == 2
+    finally:
+        await store.close()
+
+
+async def test_a_value_the_database_refuses_stops_the_batch_whole(postgres_dsn: str) -> None:
+    """jsonb refuses a NUL character: the batch is rolled back whole, not half-written."""
+    store = Store(postgres_dsn)
+    try:
+        await store.write(stage([Incoming(AGENT, b"a0", as_bytes(agent_doc("a0", 1)))]))
+        batch = [
+            Incoming(AGENT, b"a1", as_bytes(agent_doc("a1", 1))),
+            Incoming(AGENT, b"a2", as_bytes(agent_doc("a2", 1, destination="x\x00y"))),
+        ]
+        with pytest.raises(UnwritableBatch, match="refused"):
+            await store.write(stage(batch))
+        assert set(_agents(postgres_dsn)) == {"a0"}
     finally:
         await store.close()
