@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from tests.e2e.harness import ROOT, describe_difference, worker_env
+from tests.e2e.harness import ROOT, ChildProcess, describe_difference, worker_env
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.devtools.broker.process import free_port
 
@@ -24,20 +20,21 @@ TABLES = {"agent_state": "agent_id", "task_lifecycle": "task_id"}
 
 
 @dataclass
-class SinkProcess:
+class SinkProcess(ChildProcess):
     """One `python -m wxcc_stream.cli sink postgres` child; `start` again after a kill."""
 
     settings: Settings
     dsn: str
     log_path: Path
     batch_max_records: int = 5000
-    port: int = field(default_factory=free_port)
+    name: str = "sink"
+    web_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> SinkProcess:
         env = worker_env(self.settings)
         env["WXCC_SINK_DSN"] = self.dsn
-        env["WXCC_SINK_PORT"] = str(self.port)
+        env["WXCC_SINK_PORT"] = str(self.web_port)
         env["WXCC_SINK_GROUP_ID"] = f"{self.settings.topic.prefix}-sink"
         env["WXCC_SINK_BATCH_MAX_RECORDS"] = str(self.batch_max_records)
         with self.log_path.open("ab") as log:
@@ -48,40 +45,6 @@ class SinkProcess:
             )  # fmt: skip
         return self
 
-    def assert_running(self) -> None:
-        assert self.proc is not None, "not started"
-        code = self.proc.poll()
-        if code is not None:
-            raise AssertionError(f"sink exited with {code}:\n{self.log_tail()}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no commit."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self, timeout_s: float = 30.0) -> int | None:
-        """SIGTERM and wait; SIGKILL if it does not stop in time."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return None
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        """GET a path of the sink's web port: (status, body); (0, b"") if it is down."""
-        url = f"http://127.0.0.1:{self.port}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-        except (urllib.error.URLError, OSError):
-            return 0, b""
-
     def metric(self, name: str) -> float:
         """The value of an unlabelled sample of /metrics (0 when absent or down)."""
         for line in self.get("/metrics")[1].decode().splitlines():
@@ -89,12 +52,6 @@ class SinkProcess:
             if sample == name:
                 return float(value)
         return 0.0
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 def table_documents(dsn: str) -> dict[str, dict[str, dict[str, Any]]]:

@@ -99,24 +99,34 @@ async def test_a_sigkilled_sink_restarts_to_ground_truth_rows(
         worker.stop()
 
 
+async def _publish(settings: Settings, *records: tuple[str, str, bytes]) -> None:
+    """Create both projection topics (compacted, if missing) and send (topic, key, value)."""
+    topics = [settings.topic.agent_state, settings.topic.task_lifecycle]
+    await create_topics(settings.kafka.bootstrap, topics, compacted=True)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for topic, key, value in records:
+            await producer.send_and_wait(topic, value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
 async def test_records_out_of_order_and_bad_ones_on_the_topics(
     settings: Settings, postgres_dsn: str, tmp_path: Path
 ) -> None:
     """An older revision after a newer one on the topic leaves the newer row; a record
     that is no document is skipped and counted; /readyz turns 200 once caught up."""
     agents, tasks = settings.topic.agent_state, settings.topic.task_lifecycle
-    await create_topics(settings.kafka.bootstrap, [agents, tasks], compacted=True)
     newer = agent_doc("a1", 5, state="available")
     task = task_doc("t1", 2, status="connected")
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(agents, as_bytes(newer), key=b"a1")
-        await producer.send_and_wait(agents, as_bytes(agent_doc("a1", 3)), key=b"a1")
-        await producer.send_and_wait(agents, b"not a document", key=b"a2")
-        await producer.send_and_wait(tasks, as_bytes(task), key=b"t1")
-    finally:
-        await producer.stop()
+    await _publish(
+        settings,
+        (agents, "a1", as_bytes(newer)),
+        (agents, "a1", as_bytes(agent_doc("a1", 3))),
+        (agents, "a2", b"not a document"),
+        (tasks, "t1", as_bytes(task)),
+    )
     sink = SinkProcess(settings, postgres_dsn, tmp_path / "sink.log").start()
     try:
         want = {"agent_state": {"a1": newer}, "task_lifecycle": {"t1": task}}
@@ -138,26 +148,21 @@ async def test_a_higher_schema_version_stops_the_sink_before_writing_it(
     settings: Settings, postgres_dsn: str, tmp_path: Path
 ) -> None:
     """The evolution rules: a document that may mean something else is not guessed at."""
-    agents, tasks = settings.topic.agent_state, settings.topic.task_lifecycle
-    await create_topics(settings.kafka.bootstrap, [agents, tasks], compacted=True)
+    agents = settings.topic.agent_state
     known = agent_doc("a1", 1)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
-    await producer.start()
-    sink = SinkProcess(settings, postgres_dsn, tmp_path / "sink.log")
+    await _publish(settings, (agents, "a1", as_bytes(known)))
+    sink = SinkProcess(settings, postgres_dsn, tmp_path / "sink.log").start()
     try:
-        await producer.send_and_wait(agents, as_bytes(known), key=b"a1")
-        sink.start()
         want = {"agent_state": {"a1": known}, "task_lifecycle": {}}
         await wait_for_tables(postgres_dsn, want, sink, timeout_s=60, hold_s=0.5)
         newer = agent_doc("a1", 2) | {"schema_version": 2}
-        await producer.send_and_wait(agents, orjson.dumps(newer), key=b"a1")
+        await _publish(settings, (agents, "a1", orjson.dumps(newer)))
         assert sink.proc is not None
         code = await asyncio.to_thread(sink.proc.wait, 60)
         assert code == 1
         assert "schema_version 2" in sink.log_tail()
         assert table_documents(postgres_dsn)["agent_state"] == {"a1": known}
     finally:
-        await producer.stop()
         sink.kill()
 
 
@@ -165,15 +170,8 @@ async def test_a_database_that_comes_later_is_waited_for(
     settings: Settings, postgres_server: LocalPostgres, tmp_path: Path
 ) -> None:
     """Unreachable database: not ready, retried, counted; then it writes what it holds."""
-    agents, tasks = settings.topic.agent_state, settings.topic.task_lifecycle
-    await create_topics(settings.kafka.bootstrap, [agents, tasks], compacted=True)
     doc = agent_doc("a1", 1)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(agents, as_bytes(doc), key=b"a1")
-    finally:
-        await producer.stop()
+    await _publish(settings, (settings.topic.agent_state, "a1", as_bytes(doc)))
     name = f"late{settings.topic.prefix}"
     dsn = postgres_server.dsn(name)
     sink = SinkProcess(settings, dsn, tmp_path / "sink.log").start()
