@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from wxcc_stream.base.parent_death import die_with_parent
+
 
 @dataclass(frozen=True, slots=True)
 class Service:
@@ -52,7 +54,10 @@ class Supervisor:
             where.parent.mkdir(parents=True, exist_ok=True)
             out = where.open("wb")
             self._logs.append(out)
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
+            preexec_fn=die_with_parent(signal.SIGTERM),  # no orphans if we are SIGKILLed
+        )  # fmt: skip
         self._children[service.name] = (service, proc)
 
     def first_failure(self) -> tuple[str, int] | None:

@@ -105,6 +105,36 @@ async def test_damaged_day_gives_ground_truth_projections(
         worker.stop()
 
 
+async def test_twins_from_a_second_source_conflicts_and_shared_instants_give_ground_truth(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """What reconciliation will add: the same events again under new ids from another
+    source, copies with the same id and another payload, and two agents' legs of one task
+    in one state at one instant; the projections still equal the ground truth."""
+    scenario = generate(ScenarioConfig(
+        seed=33, agents=6, teams=1, queues=2, duration_ms=4 * HOUR_MS, tasks=120,
+        consult_probability=0.4, conference_probability=0.5, shared_conference_probability=1.0,
+    ))  # fmt: skip
+    delivery = damage(scenario.events, DamageConfig(
+        seed=33, shuffle_window_ms=5_000, duplicate_fraction=0.05, twin_fraction=0.1,
+        conflict_fraction=0.03,
+    ))  # fmt: skip
+    assert delivery.twinned
+    assert delivery.conflicted
+    records = raw_records(event for _, event in delivery.deliveries)
+    worker = WorkerProcess(settings, tmp_path / "w", overrides=FAST).start()
+    try:
+        await worker.wait_ready()
+        await produce_raw(settings.kafka.bootstrap, settings.topic.raw, records)
+        await _assert_projections_equal_truth(settings, scenario, timeout_s=120, workers=[worker])
+        conflicts = sum(
+            worker.metric("wxcc_worker_conflicts_total", stream=s) for s in ("agent", "task")
+        )
+        assert conflicts >= len(delivery.conflicted)
+    finally:
+        worker.stop()
+
+
 @pytest.mark.timeout(900)
 async def test_full_day_50_agents_2000_tasks(settings: Settings, tmp_path: Path) -> None:
     """The issue's full scenario: a day of 50 agents and 2,000 tasks."""

@@ -35,7 +35,7 @@ from wxcc_stream.processors.entity import (
     projection,
     release_due,
 )
-from wxcc_stream.processors.outcome import Outcome
+from wxcc_stream.processors.outcome import DuplicateReason, Outcome
 from wxcc_stream.projections import (
     agent_document,
     evolve_agent,
@@ -191,6 +191,57 @@ def test_the_damaged_delivery_exercises_late_and_duplicate_handling() -> None:
     logs, out = deliver(schedule)
     assert len(out.late) > 10
     assert len(out.duplicates) >= len(delivery.duplicated)
+    assert_documents({key: projection(log) for key, log in logs.items()}, truth(sc))
+
+
+def second_source_scenario(seed: int, agents: int, minutes: int) -> Scenario:
+    """Conferences common, and in each the consulted agent reports `conferencing` in the
+    same ms as the agent who started it (two legs of one task, one state, one instant)."""
+    return generate(
+        ScenarioConfig(
+            seed=seed, agents=max(2, agents), teams=1, queues=2,
+            duration_ms=minutes * MINUTE_MS, consult_probability=0.5,
+            conference_probability=0.5, shared_conference_probability=1.0,
+        )
+    )  # fmt: skip
+
+
+SECOND_SOURCE = {"twin_fraction": 0.1, "conflict_fraction": 0.05, "duplicate_fraction": 0.05}
+
+
+@GROUND
+@given(st.integers(0, 10**6), st.integers(2, 4), st.integers(30, 120))
+def test_twins_from_a_second_source_and_conflicts_equal_the_ground_truth(
+    seed: int, agents: int, minutes: int
+) -> None:
+    sc = second_source_scenario(seed, agents, minutes)
+    delivery = damage(sc.events, DamageConfig(seed=seed, shuffle_window_ms=8_000, **SECOND_SOURCE))
+    schedule = [(at, parse_event(raw, received_at=at)) for at, raw in delivery.deliveries]
+    logs, out = deliver(schedule)
+    assert_documents({key: projection(log) for key, log in logs.items()}, truth(sc))
+    # every conflicting copy is refused (once per stream it feeds), never folded
+    assert {c.rejected.ce_id for c in out.conflicts} == set(delivery.conflicted)
+
+
+def test_the_second_source_delivery_exercises_twins_conflicts_and_shared_instants() -> None:
+    sc = second_source_scenario(seed=3, agents=4, minutes=240)
+    legs: dict[tuple[str, int, str], set[str]] = defaultdict(set)
+    for raw in sc.events:
+        data = raw["data"]
+        if raw["type"] == "agent:state_change" and data.get("taskId"):
+            legs[data["taskId"], data["createdTime"], data["currentState"]].add(data["agentId"])
+    assert any(len(agents) > 1 for agents in legs.values()), "no two legs share an instant"
+    delivery = damage(sc.events, DamageConfig(seed=3, shuffle_window_ms=8_000, **SECOND_SOURCE))
+    assert delivery.twinned
+    assert delivery.conflicted
+    schedule = [(at, parse_event(raw, received_at=at)) for at, raw in delivery.deliveries]
+    logs, out = deliver(schedule)
+    assert len(out.conflicts) >= len(delivery.conflicted)
+    # each twin was dropped for its original (on arrival, or when the original came later)
+    kept_over_a_twin = {
+        d.kept.ce_id for d in out.duplicates if d.reason is not DuplicateReason.SAME_ID
+    }
+    assert set(delivery.twinned) <= kept_over_a_twin
     assert_documents({key: projection(log) for key, log in logs.items()}, truth(sc))
 
 

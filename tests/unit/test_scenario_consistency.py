@@ -29,10 +29,12 @@ TASK_STATES = {
 }
 
 # One agent's part in one task, offer after offer (see the simulation's task process):
-# refused, or accepted then holds / consults / conferences, maybe ended on hold, wrap-up.
+# refused, or accepted then holds / consults / conferences, maybe ended on hold, wrap-up;
+# a consulted agent may report `conferencing` too (a shared conference) before wrap-up.
 _BODY = r"(?:on-hold hold-done |consulting consult-done |consulting conferencing connected )*"
 _LEG = re.compile(
-    rf"^(?:ringing (?:not-responding |connected {_BODY}(?:on-hold )?wrapup wrapup-done ))+$"
+    rf"^(?:ringing (?:not-responding |connected {_BODY}(?:on-hold |conferencing )?wrapup "
+    r"wrapup-done ))+$"
 )
 # A task's own events.
 _TASK_BODY = (
@@ -212,7 +214,12 @@ def check_unique_identity(scenario: Scenario) -> None:
     seen: set[tuple[Any, ...]] = set()
     for event in scenario.events:
         data = event["data"]
-        state = str(data.get("currentState", data.get("filePath", ""))).lower()
+        # the contract's semantic identity: an agent event's state includes its agent id,
+        # since two agents' legs of one task may reach one state in the same ms
+        if "currentState" in data:
+            state = f"{data['agentId']}:{str(data['currentState']).lower()}"
+        else:
+            state = str(data.get("filePath", ""))
         entities = [data.get("agentId"), data.get("taskId")]
         for entity in entities:
             if entity is None:
@@ -247,9 +254,17 @@ def test_scenario_is_consistent(scenario: Scenario, check: Any) -> None:
     rona=st.sampled_from([0.0, 0.5, 1.0]),
     steps=st.sampled_from([0.0, 0.5, 1.0]),
     capacity=st.integers(1, 4),
+    shared=st.sampled_from([0.0, 1.0]),
 )
 def test_any_small_scenario_is_consistent(
-    seed: int, agents: int, tasks: int, minutes: int, rona: float, steps: float, capacity: int
+    seed: int,
+    agents: int,
+    tasks: int,
+    minutes: int,
+    rona: float,
+    steps: float,
+    capacity: int,
+    shared: float,
 ) -> None:
     scenario = generate(
         ScenarioConfig(
@@ -264,6 +279,7 @@ def test_any_small_scenario_is_consistent(
             transfer_probability=steps,
             relogin_probability=steps,
             max_concurrent_tasks=capacity,
+            shared_conference_probability=shared,
         )
     )
     for check in CHECKS:

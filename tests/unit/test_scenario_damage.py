@@ -127,9 +127,64 @@ def test_everything_dropped() -> None:
         ({"drop_fraction": 0.6, "late_fraction": 0.6}, "late_fraction"),
         ({"shuffle_window_ms": -1}, "shuffle_window_ms"),
         ({"duplicate_delay_ms": 0}, "duplicate_delay_ms"),
+        ({"twin_fraction": 1.1}, "twin_fraction"),
+        (
+            {"drop_fraction": 0.5, "twin_fraction": 0.3, "conflict_fraction": 0.3},
+            "conflict_fraction",
+        ),
+        ({"twin_source_suffix": ""}, "twin_source_suffix"),
     ],
 )
 def test_bad_damage_config_is_refused(changes: dict[str, Any], name: str) -> None:
     with pytest.raises(ScenarioConfigError) as caught:
         DamageConfig(**changes)
     assert caught.value.name == name
+
+
+def test_twins_come_from_another_source_with_a_new_id_and_the_same_content() -> None:
+    delivery = damage(EVENTS, DamageConfig(seed=4, twin_fraction=0.1))
+    originals = {e["id"]: e for e in EVENTS}
+    assert len(delivery.twinned) == round(N * 0.1)
+    delivered = [e for _, e in delivery.deliveries]
+    assert len(delivered) == N + len(delivery.twinned)
+    twins = [e for e in delivered if e["id"] not in originals]
+    assert len(twins) == len(delivery.twinned)
+    by_content = {
+        (o["type"], _content_key(o["data"])): o for o in EVENTS if o["id"] in delivery.twinned
+    }
+    for twin in twins:
+        original = by_content[twin["type"], _content_key(twin["data"])]
+        assert twin["source"] == original["source"] + "-resent"
+        # the contract keeps the smaller (source, id): the original, so the truth holds
+        assert (twin["source"], twin["id"]) > (original["source"], original["id"])
+        assert {k: v for k, v in twin.items() if k not in ("id", "source")} == {
+            k: v for k, v in original.items() if k not in ("id", "source")
+        }
+
+
+def test_conflicts_share_source_and_id_and_arrive_after_the_original() -> None:
+    delivery = damage(EVENTS, DamageConfig(seed=4, shuffle_window_ms=3_000, conflict_fraction=0.05))
+    assert len(delivery.conflicted) == round(N * 0.05)
+    originals = {e["id"]: e for e in EVENTS}
+    seen: dict[str, dict[str, Any]] = {}
+    for _, event in delivery.deliveries:
+        if event["id"] in seen:
+            first = seen[event["id"]]
+            assert first is originals[event["id"]], "the original arrives first"
+            assert event["source"] == first["source"]
+            assert event["data"]["createdTime"] == first["data"]["createdTime"] + 1
+        else:
+            seen[event["id"]] = event
+    assert set(delivery.conflicted) <= set(seen)
+
+
+def test_twins_and_conflicts_never_touch_the_same_event_and_leave_inputs_alone() -> None:
+    before = [dict(e) | {"data": dict(e["data"])} for e in EVENTS]
+    delivery = damage(EVENTS, DamageConfig(seed=9, twin_fraction=0.2, conflict_fraction=0.2))
+    assert not set(delivery.twinned) & set(delivery.conflicted)
+    assert [dict(e) | {"data": dict(e["data"])} for e in EVENTS] == before
+
+
+def _content_key(data: dict[str, Any]) -> str:
+    """A hashable rendering of an event's data."""
+    return repr(sorted(data.items()))

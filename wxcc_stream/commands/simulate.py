@@ -89,6 +89,15 @@ def register(subparsers: Any) -> None:
     d.add_argument("--duplicates", default="0", help="fraction delivered twice, e.g. 0.05 or 5%%")
     d.add_argument("--drop", default="0", help="fraction never delivered")
     d.add_argument("--late", default="0", help="fraction delivered 10 minutes late")
+    d.add_argument(
+        "--twins",
+        default="0",
+        help="fraction also sent as a second subscription would: a new id, from subscription "
+        "<subscription>-resent (give the ingress a secret for it too)",
+    )
+    d.add_argument(
+        "--conflicts", default="0", help="fraction also sent with the same id, another payload"
+    )
     d.add_argument("--damage-seed", type=int, default=None, help="default: --seed")
     s = parser.add_argument_group("sending")
     s.add_argument("--rate", type=float, default=0.0, help="events/s (0: as fast as possible)")
@@ -144,6 +153,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             duplicate_fraction=parse_fraction(args.duplicates, "--duplicates"),
             drop_fraction=parse_fraction(args.drop, "--drop"),
             late_fraction=parse_fraction(args.late, "--late"),
+            twin_fraction=parse_fraction(args.twins, "--twins"),
+            conflict_fraction=parse_fraction(args.conflicts, "--conflicts"),
         )
         scenario = generate(config)
         delivery = damage(scenario.events, harm)
@@ -155,7 +166,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print("\n".join("  " + line for line in summarize(scenario.events).lines()))
     print(
         f"delivery: {len(events)} requests ({len(delivery.duplicated)} duplicated, "
-        f"{len(delivery.dropped)} dropped, {len(delivery.late)} late)"
+        f"{len(delivery.dropped)} dropped, {len(delivery.late)} late, "
+        f"{len(delivery.twinned)} twins, {len(delivery.conflicted)} conflicts)"
     )
     if target is None:
         return 0

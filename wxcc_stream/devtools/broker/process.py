@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
+from wxcc_stream.base.parent_death import die_with_parent
 from wxcc_stream.devtools.broker.config import BrokerConfig, render_log4j2, render_server_properties
 
 _STARTED_LINE = "Kafka Server started"
@@ -38,11 +39,60 @@ def _check_port_free(host: str, port: int, what: str) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
+            holder = describe_listener(port)
             raise PortInUseError(
-                f"{what} port {host}:{port} is already in use ({exc.strerror}); "
-                "stop the process using it or choose another port "
+                f"{what} port {host}:{port} is already in use ({exc.strerror})"
+                + (f" by {holder}" if holder else "")
+                + "; stop the process using it or choose another port "
                 "(WXCC_BROKER_PORT / WXCC_BROKER_CONTROLLER_PORT)"
             ) from None
+
+
+def describe_listener(port: int) -> str | None:
+    """Who listens on a local TCP port, for the error a person reads: a stale Kafka broker
+    of an earlier run is named with its pid and data dir. None when /proc cannot tell."""
+    pid = listener_pid(port)
+    if pid is None:
+        return None
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return f"pid {pid}"
+    for arg in args:
+        if arg.endswith(b"server.properties") and b"kafka.Kafka" in args:
+            data_dir = Path(arg.decode(errors="replace")).parent
+            return (
+                f"pid {pid}, a Kafka broker with data dir {data_dir} (left by an earlier run? "
+                f"`kill {pid}` stops it)"
+            )
+    return f"pid {pid} ({b' '.join(args[:3]).decode(errors='replace')})"
+
+
+def listener_pid(port: int) -> int | None:
+    """The pid holding a listening TCP socket on `port` (Linux /proc), or None."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{inode}]")
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    return int(proc.name)
+        except OSError:
+            continue
+    return None
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -132,9 +182,10 @@ class LocalBroker:
             "-cp", self._classpath(), "kafka.Kafka", str(props),
         ]  # fmt: skip
         stdout = (cfg.log_dir / "stdout.log").open("ab")
+        # SIGKILL when our process dies: Kafka recovers its logs, and the port is free at once
         self._proc = subprocess.Popen(
             cmd, stdout=stdout, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL),
         )  # fmt: skip
         stdout.close()
         self._wait_started(log_offset, timeout_s)

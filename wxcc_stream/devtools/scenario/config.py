@@ -104,6 +104,9 @@ class ScenarioConfig:
     hold_probability: float = 0.3
     consult_probability: float = 0.08
     conference_probability: float = 0.04
+    # of conferences: the consulted agent reports `conferencing` in the same ms as the one
+    # who started it (two agents' legs of one task in one state at one instant)
+    shared_conference_probability: float = 0.0
     transfer_probability: float = 0.06
     capture_probability: float = 0.95
     end_on_hold_probability: float = 0.05  # of tasks with a hold: customer hangs up on hold

@@ -134,14 +134,18 @@ class Recorder:
         channels: Sequence[str],
         idle_code: Code | None = None,
         wrapup_code: Code | None = None,
+        shared_instant: bool = False,
     ) -> int:
-        """agent:state_change; `task_ids` and `channels` are the agent's after the change."""
+        """agent:state_change; `task_ids` and `channels` are the agent's after the change.
+
+        `shared_instant`: another agent of the task may be in this state at this very ms
+        (the contract tells their legs apart by agent id); otherwise the time moves on.
+        """
         rank = AGENT_RANK[AGENT_STATE_CHANGE]
         t = self._agent_time(agent.id, t, rank)
         if task is not None:
-            # Two agents of one task must not report the same state at the same ms.
             taken = self._task_states.setdefault(task.id, set())
-            while (t, state) in taken:
+            while (t, state) in taken and not shared_instant:
                 t += 1
             taken.add((t, state))
             self._agent_order[agent.id] = (t, rank)

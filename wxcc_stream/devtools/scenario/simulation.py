@@ -301,7 +301,10 @@ class Simulation:
         yield Sleep(self._draw(timings.consult))
         if conference:
             rec.task_event(task, TASK_CONFERENCING, self.now)
-            self._report(agent, CONFERENCING, task)
+            at = self._report(agent, CONFERENCING, task)
+            shared = self.config.shared_conference_probability
+            if shared and self.rng.random() < shared:
+                self._report(partner, CONFERENCING, task, at=at)
             yield Sleep(self._draw(timings.conference))
             rec.task_event(task, TASK_CONFERENCE_DONE, self.now)
             self._report(agent, CONNECTED, task)
@@ -394,20 +397,24 @@ class Simulation:
         *,
         idle_code: Code | None = None,
         wrapup_code: Code | None = None,
-    ) -> None:
+        at: int | None = None,
+    ) -> int:
+        """Report the agent's state now, or `at` the very ms another agent of the task did."""
         task_ids = ((agent.ringing,) if agent.ringing is not None else ()) + tuple(agent.active)
         channels = sorted({agent.profile.channel_id(c) for c in agent.active.values()})
-        self.recorder.agent_state(
+        t = self.recorder.agent_state(
             agent.profile,
-            self.now,
+            self.now if at is None else at,
             state,
             task=task,
             task_ids=task_ids,
             channels=channels,
             idle_code=idle_code,
             wrapup_code=wrapup_code,
+            shared_instant=at is not None,
         )
         agent.reported_in_session = True
+        return t
 
     def _set_mode(self, agent: Agent, mode: Mode) -> int:
         agent.mode = mode
