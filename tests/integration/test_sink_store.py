@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from typing import Any
 
 import orjson
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.unit.sink_documents import agent_doc, as_bytes, task_doc
+from wxcc_stream.devtools.postgres import LocalPostgres
 from wxcc_stream.sink.batch import Incoming, stage
 from wxcc_stream.sink.migrations import LEDGER, MIGRATIONS
 from wxcc_stream.sink.rows import Projection
@@ -109,3 +114,40 @@ async def test_a_value_the_database_refuses_stops_the_batch_whole(postgres_dsn: 
         assert set(_agents(postgres_dsn)) == {"a0"}
     finally:
         await store.close()
+
+
+Revisions = st.lists(st.tuples(st.sampled_from(["a1", "a2", "a3"]), st.integers(1, 9)), max_size=30)
+
+
+@given(Revisions, st.lists(st.integers(1, 8), max_size=10), st.randoms(use_true_random=False))
+@settings(max_examples=25)
+def test_any_batching_of_any_order_ends_with_the_highest_revision(
+    postgres_server: LocalPostgres, docs: list[tuple[str, int]], cuts: list[int], random: Any
+) -> None:
+    """Documents delivered in any order, duplicated, cut into any batches: each row ends
+    at its key's highest revision, whatever came before or after it."""
+    random.shuffle(docs)
+    batches, rest = [], list(docs)
+    for cut in cuts:
+        batches.append(rest[:cut])
+        rest = rest[cut:]
+    batches.append(rest)
+    dsn = postgres_server.dsn()
+
+    async def deliver() -> None:
+        store = Store(dsn)
+        try:
+            await store.open()
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("TRUNCATE agent_state")
+            for batch in batches:
+                records = [Incoming(AGENT, k.encode(), as_bytes(agent_doc(k, r))) for k, r in batch]
+                await store.write(stage(records))
+        finally:
+            await store.close()
+
+    asyncio.run(deliver())
+    want: dict[str, int] = {}
+    for key, revision in docs:
+        want[key] = max(revision, want.get(key, 0))
+    assert {k: revision for k, (revision, _) in _agents(dsn).items()} == want
