@@ -25,7 +25,6 @@ from wxcc_stream.sink.rows import Projection
 from wxcc_stream.sink.store import DatabaseUnavailable, Store
 
 log = logging.getLogger("sink")
-LAG_EVERY_S = 1.0
 
 
 @dataclass
@@ -50,7 +49,6 @@ class ProjectionSink:
             settings.topic.agent_state: Projection.AGENT,
             settings.topic.task_lifecycle: Projection.TASK,
         }
-        self._lag_checked = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: the batch in hand is written and committed first."""
@@ -82,7 +80,7 @@ class ProjectionSink:
                     continue
                 if batch and not await self._write_and_commit(consumer, batch, stop):
                     return
-                await self._update_lag(consumer, force=not batch)
+                await self._update_lag(consumer)
         finally:
             await consumer.stop()
             await self._store.close()
@@ -162,21 +160,23 @@ class ProjectionSink:
         ready = {t["topic"] for t in described if t.get("error_code") == 0}
         return [t for t in self._projections if t not in ready]
 
-    async def _update_lag(self, consumer: Any, *, force: bool) -> None:
-        now = time.monotonic()
-        if not force and now - self._lag_checked < LAG_EVERY_S:
-            return
-        self._lag_checked = now
+    async def _update_lag(self, consumer: Any) -> None:
+        """Records of the assigned partitions not written yet, from what the consumer knows
+        locally (no request to the broker): the end its fetches saw, minus its position,
+        which is what was written and committed once a batch is done."""
         assigned = list(consumer.assignment())
         if not assigned:
             return
-        try:
-            ends = await consumer.end_offsets(assigned)
-            committed = {tp: await consumer.committed(tp) for tp in assigned}
-        except KafkaError as exc:
-            log.debug("lag unknown for now (%s)", exc)
-            return
-        lag = sum(max(0, ends[tp] - (committed[tp] or 0)) for tp in assigned)
+        lag = 0
+        for tp in assigned:
+            end = consumer.last_stable_offset(tp)
+            if end is None:
+                return  # not fetched from yet: unknown
+            try:
+                lag += max(0, end - await consumer.position(tp))
+            except KafkaError as exc:  # the partition went in a rebalance
+                log.debug("lag unknown for now (%s)", exc)
+                return
         self.status.lag = lag
         self._metrics.lag.set(lag)
         if lag == 0 and not self.status.caught_up:

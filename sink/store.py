@@ -15,6 +15,7 @@ from wxcc_stream.sink.rows import TABLES, Projection
 from wxcc_stream.sink.statements import copy_stage, create_stage, merge
 
 log = logging.getLogger("sink.store")
+TEMP_BUFFERS_MB = 64
 
 
 class DatabaseUnavailable(SinkError):
@@ -59,6 +60,9 @@ class Store:
         try:
             conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
             await migrate(conn)
+            # the stage tables live in session memory up to temp_buffers (8 MB by default,
+            # about 6,000 documents): set before they are first used, so batches stay in it
+            await conn.execute(f"SET temp_buffers = '{TEMP_BUFFERS_MB}MB'".encode())
             for table in TABLES.values():
                 await conn.execute(create_stage(table).encode())
         except psycopg.OperationalError as exc:

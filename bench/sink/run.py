@@ -11,7 +11,8 @@ the stage table, merge with the revision guard, commit). Workloads:
 - replay: the same documents again (the guard leaves every row; what a redo costs).
 Baseline: `COPY` of the same rows, already mapped, into a plain table with the same
 columns, one transaction per batch (no parsing, no stage table, no merge, no index).
-The Kafka fetch is not in these figures.
+The Kafka fetch is not in these figures; `--part kafka` (bench/sink/kafka_leg.py) measures
+the whole path from a real broker's topic to the rows.
 """
 
 from __future__ import annotations
@@ -113,6 +114,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.sink", description=__doc__)
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=5000, help="records per transaction")
+    parser.add_argument("--part", choices=("write", "kafka", "both"), default="both")
+    parser.add_argument(
+        "--bootstrap", help="an existing broker for --part kafka (default: a private one)"
+    )
     args = parser.parse_args()
-    asyncio.run(bench(args.tasks, args.batch))
+    if args.part in ("write", "both"):
+        asyncio.run(bench(args.tasks, args.batch))
+    if args.part in ("kafka", "both"):
+        from bench.sink.kafka_leg import kafka_leg
+
+        asyncio.run(kafka_leg(args.tasks, args.bootstrap))
     return 0
