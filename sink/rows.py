@@ -124,7 +124,7 @@ def _typed(column: Column, value: Any) -> Any:
     if value is None:
         return None
     if column.sql_type == "text" and not isinstance(value, str):
-        # a compatible change may widen a type; keep it readable rather than fail the row
+        # another type than the contract says: keep it readable rather than fail the row
         return orjson.dumps(value).decode()
     if column.sql_type in ("bigint", "integer", "timestamptz") and (
         not isinstance(value, int) or isinstance(value, bool)
