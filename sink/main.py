@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
 
 from aiohttp import web
 
+from wxcc_stream.base.event_loop import loop_factory
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.sink.consumer import ProjectionSink
 from wxcc_stream.sink.errors import SinkError
@@ -39,14 +39,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
 
 
 def run_sink(settings: Settings) -> int:
-    """Blocking entry point; the process exit code."""
-    try:
-        import uvloop
-
-        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-    except ImportError:
-        factory = None
-    with asyncio.Runner(loop_factory=factory) as runner:
+    """Blocking entry point (uvloop when installed); the process exit code."""
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         try:
             runner.run(serve(settings))
         except OSError as err:
