@@ -13,7 +13,7 @@ import pytest
 from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE_FOLDERS = ("api", "ingress", "processors", "projections", "schemas")
+SERVICE_FOLDERS = ("api", "ingress", "processors", "projections", "schemas", "sink")
 SCANNED = ("wxcc_stream", *SERVICE_FOLDERS, "tests", "bench")
 
 

@@ -150,6 +150,20 @@ class ApiSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SinkSettings:
+    """The PostgreSQL sink of the projection topics."""
+
+    # libpq connection string or URI; may hold a password, so it is never printed
+    dsn: str = ""
+    group_id: str = "wxcc-stream-sink"
+    host: str = "127.0.0.1"
+    port: int = 8082
+    # records per consumer batch, that is per database transaction
+    batch_max_records: int = 5000
+    retry_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerSettings:
     """The local single-node KRaft broker that `wxcc-stream broker` runs."""
 
@@ -195,6 +209,7 @@ class Settings:
     ingress: IngressSettings = field(default_factory=IngressSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    sink: SinkSettings = field(default_factory=SinkSettings)
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
     log_level: str = "INFO"
@@ -202,7 +217,7 @@ class Settings:
 
 _S = TypeVar("_S")
 
-_SECRET_NAMES = ("secret", "password", "token")
+_SECRET_NAMES = ("secret", "password", "token", "dsn")
 
 
 def is_secret(name: str) -> bool:
@@ -267,6 +282,7 @@ def _check(settings: Settings) -> None:
         "WXCC_BROKER_PORT": settings.broker.port,
         "WXCC_BROKER_CONTROLLER_PORT": settings.broker.controller_port,
         "WXCC_WORKER_WEB_PORT": settings.worker.web_port,
+        "WXCC_SINK_PORT": settings.sink.port,
     }
     for name, port in ports.items():
         if not 0 < port < 65536:
@@ -289,6 +305,8 @@ def _check(settings: Settings) -> None:
         "WXCC_RECONCILE_REQUESTS_PER_MINUTE": settings.reconcile.requests_per_minute,
         "WXCC_RECONCILE_ATTEMPTS": settings.reconcile.attempts,
         "WXCC_RECONCILE_REQUEST_TIMEOUT_S": settings.reconcile.request_timeout_s,
+        "WXCC_SINK_BATCH_MAX_RECORDS": settings.sink.batch_max_records,
+        "WXCC_SINK_RETRY_S": settings.sink.retry_s,
     }
     for name, value in positive.items():
         if value <= 0:
