@@ -17,7 +17,7 @@ from wxcc_stream.devtools.wxcc_api.day import ApiDay
 from wxcc_stream.devtools.wxcc_api.tasks import task_histories, task_record
 from wxcc_stream.ingress.export import ExportItem, Topics, archive_policy, record_of
 from wxcc_stream.ingress.policy import AdmissionPolicy
-from wxcc_stream.processors.ordering import semantic_identity
+from wxcc_stream.projections.event_order import semantic_identity
 from wxcc_stream.reconcile.events import (
     Origin,
     activity_event,
