@@ -1,30 +1,7 @@
-"""Where "now" comes from (injected, so aggregates and tests can pin it)."""
+"""Where "now" comes from: the one clock of `wxcc_stream.base.clock`."""
 
 from __future__ import annotations
 
-import time
-from typing import Protocol
+from wxcc_stream.base.clock import Clock, FixedClock, SystemClock
 
-
-class Clock(Protocol):
-    """Epoch milliseconds."""
-
-    def now_ms(self) -> int:
-        """The current time."""
-
-
-class SystemClock:
-    """The wall clock."""
-
-    def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
-
-
-class FixedClock:
-    """A clock that says what it is told (tests, and replays of a recorded day)."""
-
-    def __init__(self, now_ms: int) -> None:
-        self.now = now_ms
-
-    def now_ms(self) -> int:
-        return self.now
+__all__ = ["Clock", "FixedClock", "SystemClock"]

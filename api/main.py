@@ -10,6 +10,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from wxcc_stream.api.app import build_app
+from wxcc_stream.base.event_loop import loop_factory
 from wxcc_stream.base.gc_tuning import tune_garbage_collector
 from wxcc_stream.base.settings import Settings
 
@@ -46,13 +47,7 @@ async def serve(
 
 def run_api(settings: Settings) -> int:
     """Blocking entry point; the process exit code."""
-    try:
-        import uvloop
-
-        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-    except ImportError:
-        factory = None
-    with asyncio.Runner(loop_factory=factory) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         try:
             runner.run(serve(settings))
         except OSError as err:

@@ -22,7 +22,10 @@ import orjson
 from wxcc_stream.ingress.batch import split_array
 from wxcc_stream.ingress.policy import AdmissionPolicy
 from wxcc_stream.ingress.problems import ItemError, Reason, Rejection
-from wxcc_stream.ingress.signature import (
+from wxcc_stream.schemas.cloudevent import SchemaError, decode_json, parse_event
+from wxcc_stream.schemas.event import Event
+from wxcc_stream.schemas.models import RECONCILED_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, epoch_ms
+from wxcc_stream.schemas.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     SignatureCheck,
@@ -30,9 +33,6 @@ from wxcc_stream.ingress.signature import (
     check_timestamp,
     verify,
 )
-from wxcc_stream.schemas.cloudevent import SchemaError, decode_json, parse_event
-from wxcc_stream.schemas.event import Event
-from wxcc_stream.schemas.models import RECONCILED_ATTRIBUTE, TIMESTAMP_ATTRIBUTE, epoch_ms
 
 STRUCTURED_TYPE = "application/cloudevents+json"
 BATCH_TYPE = "application/cloudevents-batch+json"

@@ -12,12 +12,12 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from wxcc_stream.base.clock import Clock, SystemClock
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.ingress.admission import Accepted, Mode, admit
 from wxcc_stream.ingress.deadline import Deadlines
@@ -30,20 +30,6 @@ from wxcc_stream.ingress.records import OutRecord, deadletter_record, raw_record
 from wxcc_stream.ingress.spool import Spool
 
 log = logging.getLogger("ingress")
-
-
-class Clock(Protocol):
-    """Where receive times come from (injected so tests can pin them)."""
-
-    def now_ms(self) -> int:
-        """Epoch milliseconds."""
-
-
-class SystemClock:
-    """The wall clock."""
-
-    def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from wxcc_stream.base.event_loop import loop_factory
 from wxcc_stream.base.gc_tuning import tune_garbage_collector
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.ingress.app import build_app
@@ -53,16 +54,6 @@ async def serve(
         await stop.wait()
     finally:
         await runner.cleanup()
-
-
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's loop factory when uvloop is installed, else None (the default loop)."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
 
 
 def run_ingress(settings: Settings) -> int:

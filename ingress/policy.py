@@ -7,31 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from wxcc_stream.base.settings import IngressSettings, SettingsError
-
-
-def parse_secrets(text: str) -> Mapping[str, tuple[bytes, ...]]:
-    """Parse `subId=secret1|secret2,other=secret` into subscription id -> secrets.
-
-    Several secrets for one subscription are all accepted, so a secret can be rotated
-    without downtime. Errors never echo a secret, only the subscription id.
-    """
-    result: dict[str, tuple[bytes, ...]] = {}
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        sub_id, sep, values = item.partition("=")
-        sub_id = sub_id.strip()
-        if not sep or not sub_id:
-            raise SettingsError(
-                "WXCC_INGRESS_SECRETS: expected subscriptionId=secret[|secret...], "
-                "entries separated by commas"
-            )
-        secrets = tuple(s.strip().encode() for s in values.split("|") if s.strip())
-        if not secrets:
-            raise SettingsError(f"WXCC_INGRESS_SECRETS: subscription {sub_id!r} has no secret")
-        result[sub_id] = result.get(sub_id, ()) + secrets
-    return MappingProxyType(result)
+from wxcc_stream.schemas.signing import parse_secrets
 
 
 def parse_list(text: str) -> frozenset[str]:

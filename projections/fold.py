@@ -20,7 +20,7 @@ TimeInState = tuple[tuple[str, int], ...]
 def fold(events: Iterable[E], initial: S, evolve: Callable[[S, E], S]) -> S:
     """Apply `evolve` to each event in the given order, starting from `initial`.
 
-    The caller chooses the order: for events, the contract order (`processors.ordering`).
+    The caller chooses the order: for events, the contract order (`projections.event_order`).
     """
     state = initial
     for event in events:

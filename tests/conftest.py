@@ -1,4 +1,5 @@
-"""Shared fixtures: one real Kafka broker per test session, private brokers on demand."""
+"""Shared fixtures: one real Kafka broker per test session, private brokers on demand, and
+one real PostgreSQL server per session (started by the first test that needs it)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from wxcc_stream.devtools.broker import (
     ensure_jars,
 )
 from wxcc_stream.devtools.broker.process import free_port
+from wxcc_stream.devtools.postgres import LocalPostgres
 
 # Wall-clock deadlines flake on a shared 2-core machine; CI runs derandomised so a red run
 # is reproducible (local runs keep exploring new examples).
@@ -133,3 +135,24 @@ def settings(kafka_bootstrap: str, topic_prefix: str) -> Settings:
         kafka=with_overrides(base.kafka, bootstrap=kafka_bootstrap),
         topic=with_overrides(base.topic, prefix=topic_prefix),
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LocalPostgres]:
+    """A PostgreSQL server from Debian's binaries in a temporary directory, 127.0.0.1 only."""
+    server = LocalPostgres().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: LocalPostgres) -> str:
+    """The connection string of a fresh, empty database for this test."""
+    import psycopg
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server.dsn(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    return postgres_server.dsn(name)

@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "wxcc_stream.commands.ingress",
     "wxcc_stream.commands.run",
     "wxcc_stream.commands.simulate",
+    "wxcc_stream.commands.simulate_api",
+    "wxcc_stream.commands.sink",
     "wxcc_stream.commands.worker",
 )
 

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from wxcc_stream.base.event_loop import loop_factory
 from wxcc_stream.base.settings import load_settings
 from wxcc_stream.ingress.admission import Accepted, admit
-from wxcc_stream.ingress.main import loop_factory
 from wxcc_stream.ingress.policy import AdmissionPolicy
 from wxcc_stream.ingress.records import raw_record
 

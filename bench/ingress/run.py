@@ -46,7 +46,7 @@ import orjson
 
 from wxcc_stream.devtools.broker import BrokerConfig, LocalBroker, ensure_jars
 from wxcc_stream.devtools.broker.process import free_port
-from wxcc_stream.ingress.signature import sign
+from wxcc_stream.schemas.signing import sign
 
 PATH = "/webhooks/wxcc"
 SUB = "bench-subscription"

@@ -9,7 +9,6 @@ COUNT records, then stops.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -21,6 +20,7 @@ from typing import Any
 import faust
 import orjson
 
+from wxcc_stream.base.event_loop import new_event_loop
 from wxcc_stream.base.gc_tuning import tune_garbage_collector
 
 
@@ -67,14 +67,7 @@ def build(bootstrap: str, topic: str, count: int) -> faust.App:
 def main(argv: list[str]) -> int:
     bootstrap, topic, count = argv[0], argv[1], int(argv[2])
     # the same event loop as `wxcc-stream worker` (uvloop when installed)
-    loop: asyncio.AbstractEventLoop
-    try:
-        import uvloop
-
-        loop = uvloop.new_event_loop()
-    except ImportError:
-        loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    loop = new_event_loop()
 
     class Worker(faust.Worker):
         def on_setup_root_logger(self, logger: Any, level: int) -> None:

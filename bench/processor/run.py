@@ -47,8 +47,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from wxcc_stream.devtools.broker import BrokerConfig, LocalBroker, ensure_jars
 from wxcc_stream.devtools.broker.process import free_port
 from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, generate
-from wxcc_stream.processors.codec import decode_log, encode_log
-from wxcc_stream.processors.entity import EntityLog, Policy, accept_many, drain, new_log
+from wxcc_stream.processors.core.log import EntityLog, new_log
+from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.step import accept_many, drain
+from wxcc_stream.processors.storage.log_value import decode_log, encode_log
 from wxcc_stream.schemas.cloudevent import entity_keys, parse_event
 from wxcc_stream.schemas.event import EntityKind
 

@@ -45,8 +45,59 @@ def worker_env(settings: Settings, **worker: Any) -> dict[str, str]:
     return env
 
 
+class ChildProcess:
+    """What every child of these tests shares: started in its own session, killed or
+    stopped as a group, GET on its web port, its log's tail for assertion messages."""
+
+    name: str
+    proc: subprocess.Popen[bytes] | None
+    log_path: Path
+    web_port: int
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """GET a path of the child's web port: (status, body); (0, b"") if it is down."""
+        url = f"http://127.0.0.1:{self.web_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+        except (urllib.error.URLError, OSError):
+            return 0, b""
+
+    def assert_running(self) -> None:
+        assert self.proc is not None, "not started"
+        code = self.proc.poll()
+        if code is not None:
+            raise AssertionError(f"{self.name} exited with {code}:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, no commit."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self, timeout_s: float = 30.0) -> int | None:
+        """SIGTERM and wait; SIGKILL if it does not stop in time."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
 @dataclass
-class WorkerProcess:
+class WorkerProcess(ChildProcess):
     """One `python -m wxcc_stream.cli worker` child with its own data dir and web port."""
 
     settings: Settings
@@ -75,17 +126,6 @@ class WorkerProcess:
         log.close()
         return self
 
-    def get(self, path: str) -> tuple[int, bytes]:
-        """GET a path of the worker's web server: (status, body); (0, b"") if it is down."""
-        url = f"http://127.0.0.1:{self.web_port}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-        except (urllib.error.URLError, OSError):
-            return 0, b""
-
     def readiness(self) -> dict[str, Any] | None:
         status, body = self.get("/readyz")
         if status == 0 or not body:
@@ -105,12 +145,6 @@ class WorkerProcess:
             await asyncio.sleep(0.5)
         raise AssertionError(f"{self.name} not ready in {timeout_s} s: {doc}\n{self.log_tail()}")
 
-    def assert_running(self) -> None:
-        assert self.proc is not None, "not started"
-        code = self.proc.poll()
-        if code is not None:
-            raise AssertionError(f"{self.name} exited with {code}:\n{self.log_tail()}")
-
     def metric(self, name: str, **labels: str) -> float:
         """The value of one sample of /metrics (0 when absent)."""
         _, body = self.get("/metrics")
@@ -124,30 +158,6 @@ class WorkerProcess:
             if sample == name and found == want:
                 return float(value)
         return 0.0
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no flush, no commit."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self, timeout_s: float = 30.0) -> int | None:
-        """SIGTERM and wait; SIGKILL if it does not stop in time."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return None
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
 
 
 def entity_key(event: Mapping[str, Any]) -> bytes:

@@ -303,7 +303,7 @@ async def test_worker_joining_mid_stream(settings: Settings, tmp_path: Path) -> 
 
     Around the rebalance Faust drops some of the records it fetched and acknowledges them
     anyway; the workers commit only what their agent finished and rewind the consumer to
-    the records that did not come (`processors.rebalance`), so nothing is lost.
+    the records that did not come (`processors.shell.intake`), so nothing is lost.
     """
     scenario = _scenario(seed=44, agents=8, tasks=150, hours=6)
     records = _delivered(scenario)

@@ -32,7 +32,7 @@ from wxcc_stream.devtools.scenario import (
     damage,
     generate,
 )
-from wxcc_stream.processors.app import app_id, resolve_store
+from wxcc_stream.processors.shell.app import app_id, resolve_store
 
 DAMAGE = DamageConfig(
     seed=11, shuffle_window_ms=5_000, duplicate_fraction=0.10, late_fraction=0.03,

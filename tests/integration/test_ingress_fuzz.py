@@ -36,10 +36,9 @@ from tests.integration.test_ingress_support import (
 from tests.kafka_helpers import read_all
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.ingress.admission import subscription_of
-from wxcc_stream.ingress.policy import parse_secrets
-from wxcc_stream.ingress.signature import SignatureCheck, sign, verify
 from wxcc_stream.schemas.cloudevent import parse_event, parse_event_bytes
 from wxcc_stream.schemas.files import vendor_examples
+from wxcc_stream.schemas.signing import SignatureCheck, parse_secrets, sign, verify
 
 pytestmark = pytest.mark.broker
 

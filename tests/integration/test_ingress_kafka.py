@@ -29,10 +29,11 @@ from wxcc_stream.base.settings import Settings
 from wxcc_stream.ingress.admission import subscription_of
 from wxcc_stream.ingress.memory import MemoryPublisher
 from wxcc_stream.ingress.publisher import KafkaConfig, KafkaRawPublisher, RawPublisher
-from wxcc_stream.ingress.records import OutRecord, rfc3339_ms
-from wxcc_stream.ingress.signature import sign
+from wxcc_stream.ingress.records import OutRecord
 from wxcc_stream.schemas.cloudevent import parse_event_bytes
 from wxcc_stream.schemas.files import vendor_examples
+from wxcc_stream.schemas.raw_record import rfc3339_ms
+from wxcc_stream.schemas.signing import sign
 
 pytestmark = pytest.mark.broker
 

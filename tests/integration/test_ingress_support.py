@@ -19,7 +19,7 @@ from wxcc_stream.base.settings import Settings, with_overrides
 from wxcc_stream.ingress.app import build_app
 from wxcc_stream.ingress.main import shutdown_timeout_s
 from wxcc_stream.ingress.publisher import RawPublisher
-from wxcc_stream.ingress.signature import sign
+from wxcc_stream.schemas.signing import sign
 
 SUB = "AXXbfkWZ331_GLMMoS3N"
 # the vendor examples use three subscription ids; each gets its own secret here

@@ -18,7 +18,9 @@ from tests.e2e.harness import ProjectionReader, WorkerProcess, entity_key, produ
 from tests.kafka_helpers import create_topics
 from wxcc_stream.base.partitioning import KeyPartitioner
 from wxcc_stream.base.settings import Settings
-from wxcc_stream.processors.entity import Policy, accept_many, drain, new_log, projection
+from wxcc_stream.processors.core.log import new_log, projection
+from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.step import accept_many, drain
 from wxcc_stream.schemas.cloudevent import entity_keys, parse_event
 from wxcc_stream.schemas.event import EntityKind
 from wxcc_stream.schemas.files import vendor_examples

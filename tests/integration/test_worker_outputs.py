@@ -12,7 +12,7 @@ from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyp
 
 from tests.kafka_helpers import create_topics, read_all
 from wxcc_stream.base.partitioning import KeyPartitioner
-from wxcc_stream.processors.outputs import Outgoing
+from wxcc_stream.processors.shell.produce import BatchProducer
 
 pytestmark = pytest.mark.broker
 
@@ -30,7 +30,7 @@ async def test_outgoing_records_land_where_kafka_would_put_them_in_order(
     keys = [f"agent-{n}".encode() for n in range(12)]
     sent: list[tuple[str, bytes | None, bytes]] = []
     try:
-        outgoing = Outgoing(producer, KeyPartitioner())
+        outgoing = BatchProducer(producer, KeyPartitioner())
         for n in range(600):
             key = keys[n % len(keys)]
             value = f"{n:05d}".encode() * 10

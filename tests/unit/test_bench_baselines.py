@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bench.ingress.bare import checking
 from bench.ingress.run import PATH, SECRET, SUB, bodies
-from wxcc_stream.ingress.signature import sign
+from wxcc_stream.schemas.signing import sign
 
 
 async def test_checks_baseline_accepts_signed_events_and_refuses_tampered_ones(

@@ -6,17 +6,11 @@ import orjson
 import pytest
 
 from tests.unit.event_builders import AGENT, TASK, agent_event, task_event
-from wxcc_stream.processors.codec import FORMAT, LogDecodeError, decode_log, encode_log
-from wxcc_stream.processors.entity import (
-    EntityLog,
-    Policy,
-    accept,
-    drain,
-    new_log,
-    projection_bytes,
-    release_due,
-)
-from wxcc_stream.processors.kinds import KINDS
+from wxcc_stream.processors.core.log import EntityLog, new_log, projection_bytes
+from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.step import accept, drain, release_due
+from wxcc_stream.processors.storage.log_value import FORMAT, LogDecodeError, decode_log, encode_log
+from wxcc_stream.projections.registry import KINDS
 from wxcc_stream.schemas.event import EntityKind
 
 POLICY = Policy(grace_ms=100, flush_timeout_ms=1_000, horizon_ms=1_000)

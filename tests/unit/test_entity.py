@@ -8,23 +8,18 @@ from typing import Any
 import pytest
 
 from tests.unit.event_builders import AGENT, TASK, agent_event, leg_event, task_event
-from wxcc_stream.processors.codec import LogDecodeError, decode_log, encode_log
-from wxcc_stream.processors.entity import (
-    CHECKPOINT_EVERY,
+from wxcc_stream.processors.core.log import (
     EntityLog,
-    Policy,
-    PolicyError,
-    accept,
-    accept_many,
-    drain,
     held_count,
     new_log,
-    next_wakeup_ms,
     projection,
     projection_bytes,
-    release_due,
 )
-from wxcc_stream.processors.outcome import BeyondReason, DuplicateReason, Outcome
+from wxcc_stream.processors.core.outcome import BeyondReason, DuplicateReason, Outcome
+from wxcc_stream.processors.core.policy import Policy, PolicyError
+from wxcc_stream.processors.core.refold import CHECKPOINT_EVERY
+from wxcc_stream.processors.core.step import accept, accept_many, drain, next_wakeup_ms, release_due
+from wxcc_stream.processors.storage.log_value import LogDecodeError, decode_log, encode_log
 from wxcc_stream.projections import (
     agent_document,
     document_bytes,

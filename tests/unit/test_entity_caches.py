@@ -7,18 +7,12 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.unit.event_builders import AGENT, agent_event
 from tests.unit.test_entity_properties import ENTITY, Case, bounded_cases, cases
-from wxcc_stream.processors.codec import decode_log, encode_log
-from wxcc_stream.processors.entity import (
-    EntityLog,
-    Policy,
-    accept,
-    accept_many,
-    new_log,
-    projection,
-    release_due,
-)
-from wxcc_stream.processors.kinds import KINDS, ProjectionState
+from wxcc_stream.processors.core.log import EntityLog, new_log, projection
+from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.step import accept, accept_many, release_due
+from wxcc_stream.processors.storage.log_value import decode_log, encode_log
 from wxcc_stream.projections import agent_document, evolve_agent, fold, initial_agent_state
+from wxcc_stream.projections.registry import KINDS, ProjectionState
 from wxcc_stream.schemas.event import EntityKind
 
 

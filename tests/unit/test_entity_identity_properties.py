@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 
 from tests.unit.contract_ranks import AGENT_RANK, OTHER_RANK, STATE_CHANGES, TASK_RANK
 from tests.unit.test_entity_properties import ENTITY, expected_bytes, identity_state
-from wxcc_stream.processors.entity import Policy, accept_many, new_log, projection_bytes
+from wxcc_stream.processors.core.log import new_log, projection_bytes
+from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.step import accept_many
 from wxcc_stream.schemas.event import EntityKind, Event
 
 RANKS = {EntityKind.AGENT: AGENT_RANK, EntityKind.TASK: TASK_RANK}

@@ -15,16 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.contract_ranks import AGENT_RANK, STATE_CHANGES, TASK_RANK
-from wxcc_stream.processors.codec import decode_log, encode_log
-from wxcc_stream.processors.entity import (
-    EntityLog,
-    Policy,
-    accept_many,
-    new_log,
-    projection_bytes,
-    release_due,
-)
-from wxcc_stream.processors.outcome import Outcome
+from wxcc_stream.processors.core.log import EntityLog, new_log, projection_bytes
+from wxcc_stream.processors.core.outcome import Outcome
+from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.step import accept_many, release_due
+from wxcc_stream.processors.storage.log_value import decode_log, encode_log
 from wxcc_stream.projections import (
     agent_document,
     document_bytes,

@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 from tests.unit.event_builders import AGENT, agent_event, leg_event, task_event
 from tests.unit.json_strategies import json_text
 from tests.unit.json_strategies import json_values as json_values_of
-from wxcc_stream.processors.entity import Policy, accept, new_log
-from wxcc_stream.processors.rows import Defaults, RowError, decode_row, encode_row, exact
+from wxcc_stream.processors.core.log import new_log
+from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.step import accept
+from wxcc_stream.processors.storage.rows import Defaults, RowError, decode_row, encode_row, exact
 from wxcc_stream.schemas.event import EntityKind, Event, TimeSource
 
 text = json_text(10)

@@ -27,15 +27,10 @@ from wxcc_stream.devtools.scenario import (
     damage,
     generate,
 )
-from wxcc_stream.processors.entity import (
-    EntityLog,
-    Policy,
-    accept,
-    new_log,
-    projection,
-    release_due,
-)
-from wxcc_stream.processors.outcome import DuplicateReason, Outcome
+from wxcc_stream.processors.core.log import EntityLog, new_log, projection
+from wxcc_stream.processors.core.outcome import DuplicateReason, Outcome
+from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.step import accept, release_due
 from wxcc_stream.projections import (
     agent_document,
     evolve_agent,

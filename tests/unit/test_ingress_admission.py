@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict
 
 from wxcc_stream.ingress.admission import Accepted, Mode, admit, media_type, subscription_of
-from wxcc_stream.ingress.policy import AdmissionPolicy, parse_secrets
+from wxcc_stream.ingress.policy import AdmissionPolicy
 from wxcc_stream.ingress.problems import Reason, Rejection, problem_document
-from wxcc_stream.ingress.signature import SignatureCheck, sign, verify
 from wxcc_stream.schemas.cloudevent import parse_event_bytes
 from wxcc_stream.schemas.files import vendor_examples
+from wxcc_stream.schemas.signing import SignatureCheck, parse_secrets, sign, verify
 
 NOW = 1_700_000_000_000
 SUB = "AXXbfkWZ331_GLMMoS3N"

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from wxcc_stream.ingress.logs import JsonFormatter, configure_logging
 from wxcc_stream.ingress.metrics import IngressMetrics, type_label
 from wxcc_stream.ingress.problems import ItemError, Reason, Rejection, problem_body, status_of
-from wxcc_stream.ingress.records import deadletter_record, raw_record, rfc3339_ms
+from wxcc_stream.ingress.records import deadletter_record, raw_record
 from wxcc_stream.schemas.cloudevent import parse_event_bytes
 from wxcc_stream.schemas.files import vendor_examples
+from wxcc_stream.schemas.raw_record import rfc3339_ms
 
 
 def test_raw_record_is_keyed_by_entity_with_cloudevents_kafka_headers() -> None:

@@ -10,12 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wxcc_stream.base.settings import IngressSettings, SettingsError
-from wxcc_stream.ingress.policy import AdmissionPolicy, parse_list, parse_secrets
-from wxcc_stream.ingress.signature import (
+from wxcc_stream.ingress.policy import AdmissionPolicy, parse_list
+from wxcc_stream.schemas.signing import (
     SignatureCheck,
     TimestampCheck,
     check_timestamp,
     parse_header_timestamp,
+    parse_secrets,
     sign,
     verify,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE_FOLDERS = ("api", "ingress", "processors", "projections", "schemas")
+SERVICE_FOLDERS = ("api", "ingress", "processors", "projections", "schemas", "sink")
 SCANNED = ("wxcc_stream", *SERVICE_FOLDERS, "tests", "bench")
 
 
@@ -48,6 +49,17 @@ def test_import_floors_hold() -> None:
     assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True) == 0
 
 
+def test_the_processors_layers_are_contracts() -> None:
+    """The pure core and the shell are told apart by contracts, not by docstrings: removing
+    one from pyproject.toml fails here."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contracts = {c["name"]: c for c in config["tool"]["importlinter"]["contracts"]}
+    layers = contracts["processors: shell > ops > core and storage"]
+    assert layers["layers"] == ["shell", "ops", "core : storage"]
+    pure = contracts["pure processors core: no Kafka, HTTP or Faust client in core/ and storage/"]
+    assert {"faust", "aiokafka", "aiohttp"} <= set(pure["forbidden_modules"])
+
+
 @pytest.mark.parametrize("folder", SERVICE_FOLDERS)
 def test_service_folders_are_reached_through_the_namespace(folder: str) -> None:
     link = ROOT / "wxcc_stream" / folder
@@ -73,3 +85,13 @@ def test_the_bare_import_check_sees_one() -> None:
         assert len(_bare_imports(probe)) == 2
     finally:
         probe.unlink()
+
+
+def test_the_reconciliation_client_sits_on_the_services_floor() -> None:
+    """The client (wxcc_stream.reconcile) is a service: the API simulator, a dev tool one
+    floor up, may use it in tests' wiring, never the other way round; the simulator's pure
+    parts and the client's windowing are kept free of HTTP by their own contracts."""
+    text = (ROOT / "pyproject.toml").read_text()
+    assert "wxcc_stream.processors | wxcc_stream.reconcile" in text
+    assert '"wxcc_stream.reconcile.windows"' in text
+    assert '"wxcc_stream.devtools.wxcc_api.paging"' in text

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wxcc_stream.base.partitioning import KeyPartitioner
-from wxcc_stream.processors.routing import shared_partition_count
+from wxcc_stream.processors.core.routing import shared_partition_count
 
 
 @given(st.binary(max_size=64), st.integers(min_value=1, max_value=64))

@@ -1,4 +1,4 @@
-"""The offsets an agent takes and finishes (processors.positions): pure, no Kafka."""
+"""The offsets an agent takes and finishes (processors.core.positions): pure, no Kafka."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wxcc_stream.processors.positions import Hole, Positions, committable
+from wxcc_stream.processors.core.positions import Hole, Positions, committable
 
 TP = ("t", 0)
 OTHER = ("t", 1)

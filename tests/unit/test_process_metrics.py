@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 
 from wxcc_stream.ingress.metrics import IngressMetrics
-from wxcc_stream.processors.metrics import WorkerMetrics
+from wxcc_stream.processors.ops.metrics import WorkerMetrics
 
 STANDARD = (
     "process_cpu_seconds_total",

@@ -79,7 +79,7 @@ def test_settings_are_frozen() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "secret"), [("secrets", True), ("client_secret", True), ("port", False)]
+    ("name", "secret"), [("secrets", True), ("client_secret", True), ("dsn", True), ("port", False)]
 )
 def test_secret_names_are_recognised(name: str, secret: bool) -> None:
     assert is_secret(name) is secret

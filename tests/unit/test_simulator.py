@@ -22,7 +22,8 @@ from wxcc_stream.devtools.simulator.options import (
     parse_start_ms,
 )
 from wxcc_stream.ingress.admission import Accepted, admit
-from wxcc_stream.ingress.policy import AdmissionPolicy, parse_secrets
+from wxcc_stream.ingress.policy import AdmissionPolicy
+from wxcc_stream.schemas.signing import parse_secrets
 
 
 @pytest.mark.parametrize(

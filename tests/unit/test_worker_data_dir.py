@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.unit.cli_runs import run_without_kafka
 from wxcc_stream.base.settings import Settings, with_overrides
 from wxcc_stream.commands.worker import lock_data_dir
-from wxcc_stream.processors.app import app_data_dir
+from wxcc_stream.processors.shell.app import app_data_dir
 
 
 def test_the_lock_is_exclusive_and_released_with_its_file(tmp_path: Path) -> None:

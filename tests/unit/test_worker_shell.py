@@ -10,12 +10,15 @@ import orjson
 import pytest
 
 from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, generate
-from wxcc_stream.processors.entity import Policy
-from wxcc_stream.processors.entity_batch import LogCache, Output, Record, Role, process_batch
-from wxcc_stream.processors.liveness import StallDetector
-from wxcc_stream.processors.routing import header_map, route_raw
-from wxcc_stream.processors.schedule import Schedule, bucket_key, index_key, is_internal_key
+from wxcc_stream.processors.core.batch import Record, process_batch
+from wxcc_stream.processors.core.log_cache import LogCache
+from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.report import Publication, Role
+from wxcc_stream.processors.core.routing import route_raw
+from wxcc_stream.processors.core.schedule import Schedule, bucket_key, index_key, is_internal_key
+from wxcc_stream.processors.ops.liveness import StallDetector
 from wxcc_stream.schemas.event import EntityKind
+from wxcc_stream.schemas.raw_record import header_map
 
 POLICY = Policy(grace_ms=3000, flush_timeout_ms=2000, horizon_ms=6 * HOUR_MS)
 PARTITIONS = 4
@@ -41,7 +44,7 @@ class Pipeline:
         self.tables = {kind: FakeTable() for kind in EntityKind}
         self.caches = {kind: LogCache(10_000) if cache else None for kind in EntityKind}
         self.projections: dict[EntityKind, dict[str, dict[str, Any]]] = {k: {} for k in EntityKind}
-        self.outputs: list[Output] = []
+        self.outputs: list[Publication] = []
         self.now = 1_000_000
 
     def feed(self, events: Iterable[dict[str, Any]]) -> None:
@@ -61,7 +64,7 @@ class Pipeline:
             cache=self.caches[kind],
         )  # fmt: skip
         self.now += 10
-        for out in result.outputs:
+        for out in result.publications:
             self.outputs.append(out)
             if out.role is Role.PROJECTION:
                 assert out.key is not None
@@ -149,7 +152,7 @@ def test_a_replayed_batch_writes_the_unchanged_value_again() -> None:
     replay = process_batch(EntityKind.AGENT, records, table.get, now_ms=1_010, policy=POLICY)
     assert replay.stats.duplicates == len(records)
     assert replay.writes[0][key] == stored
-    assert not [o for o in replay.outputs if o.role is not Role.DEADLETTER]  # nothing re-sent
+    assert not [o for o in replay.publications if o.role is not Role.DEADLETTER]  # nothing re-sent
 
     quiet = process_batch(EntityKind.AGENT, [], table.get, now_ms=1_020, policy=POLICY)
     assert key not in quiet.writes.get(0, {})
@@ -218,7 +221,7 @@ def test_stall_detector_needs_waiting_records_and_no_progress() -> None:
 
 
 def test_a_bundle_of_events_is_processed_like_the_events_one_by_one() -> None:
-    from wxcc_stream.processors.routing import bundle
+    from wxcc_stream.processors.core.routing import bundle
 
     events = [e for e in _scenario().events if e["data"].get("agentId")][:40]
     one_by_one, bundled = Pipeline(), Pipeline()

@@ -106,6 +106,8 @@ class WorkerSettings:
     flush_timeout_ms: int = 2000
     tick_interval_ms: int = 500
     horizon_ms: int = 6 * 60 * 60 * 1000
+    # what a late event does: refold (insert and recompute) or set-aside (late topic only)
+    on_late: str = "refold"
     data_dir: str = "var/worker"
     web_port: int = 6066
     # auto: RocksDB (rocksdict) when it imports, else memory:// (rebuilt from the changelogs)
@@ -148,6 +150,20 @@ class ApiSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SinkSettings:
+    """The PostgreSQL sink of the projection topics."""
+
+    # libpq connection string or URI; may hold a password, so it is never printed
+    dsn: str = ""
+    group_id: str = "wxcc-stream-sink"
+    host: str = "127.0.0.1"
+    port: int = 8082
+    # records per consumer batch, that is per database transaction
+    batch_max_records: int = 5000
+    retry_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerSettings:
     """The local single-node KRaft broker that `wxcc-stream broker` runs."""
 
@@ -165,6 +181,29 @@ class BrokerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReconcileSettings:
+    """The reconciliation job's access to the WxCC APIs (wxcc-api.md)."""
+
+    # e.g. https://api.wxcc-us1.cisco.com (the org's region)
+    base_url: str = "https://api.wxcc-us1.cisco.com"
+    token_url: str = "https://webexapis.com/v1/access_token"
+    org_id: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    # a Service App's refresh token; empty: ask with client credentials
+    refresh_token: str = ""
+    # the vendor's limit is 300 requests per minute per client id
+    requests_per_minute: int = 300
+    # refresh the access token this long before it expires
+    token_margin_s: float = 60.0
+    # retries of one request on 429 / 5xx / 401, and the longest wait between two
+    attempts: int = 10
+    max_backoff_s: float = 60.0
+    request_timeout_s: float = 60.0
+    activity_page_size: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable, built once at the entry point and passed down."""
 
@@ -173,13 +212,15 @@ class Settings:
     ingress: IngressSettings = field(default_factory=IngressSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    sink: SinkSettings = field(default_factory=SinkSettings)
     broker: BrokerSettings = field(default_factory=BrokerSettings)
+    reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
     log_level: str = "INFO"
 
 
 _S = TypeVar("_S")
 
-_SECRET_NAMES = ("secret", "password", "token")
+_SECRET_NAMES = ("secret", "password", "token", "dsn")
 
 
 def is_secret(name: str) -> bool:
@@ -244,6 +285,7 @@ def _check(settings: Settings) -> None:
         "WXCC_BROKER_PORT": settings.broker.port,
         "WXCC_BROKER_CONTROLLER_PORT": settings.broker.controller_port,
         "WXCC_WORKER_WEB_PORT": settings.worker.web_port,
+        "WXCC_SINK_PORT": settings.sink.port,
     }
     for name, port in ports.items():
         if not 0 < port < 65536:
@@ -264,6 +306,11 @@ def _check(settings: Settings) -> None:
         "WXCC_API_STALE_AFTER_MS": settings.api.stale_after_ms,
         "WXCC_API_LONG_IDLE_MS": settings.api.long_idle_ms,
         "WXCC_API_SSE_PING_S": settings.api.sse_ping_s,
+        "WXCC_RECONCILE_REQUESTS_PER_MINUTE": settings.reconcile.requests_per_minute,
+        "WXCC_RECONCILE_ATTEMPTS": settings.reconcile.attempts,
+        "WXCC_RECONCILE_REQUEST_TIMEOUT_S": settings.reconcile.request_timeout_s,
+        "WXCC_SINK_BATCH_MAX_RECORDS": settings.sink.batch_max_records,
+        "WXCC_SINK_RETRY_S": settings.sink.retry_s,
     }
     for name, value in positive.items():
         if value <= 0:
@@ -271,6 +318,10 @@ def _check(settings: Settings) -> None:
     if settings.worker.grace_ms < 0:
         raise SettingsError(
             f"WXCC_WORKER_GRACE_MS: must be 0 or more, got {settings.worker.grace_ms}"
+        )
+    if settings.worker.on_late not in ("refold", "set-aside"):
+        raise SettingsError(
+            f"WXCC_WORKER_ON_LATE: refold or set-aside, got {settings.worker.on_late!r}"
         )
     if settings.ingress.publish_deadline_ms >= 5000:
         raise SettingsError(

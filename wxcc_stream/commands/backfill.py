@@ -18,8 +18,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from wxcc_stream.base.clock import SystemClock
 from wxcc_stream.base.settings import Settings, SettingsError, with_overrides
-from wxcc_stream.ingress.app import SystemClock
 from wxcc_stream.ingress.backfill import BackfillJob, BackfillSummary, run_backfill
 from wxcc_stream.ingress.errors import IngressError, PublishError
 from wxcc_stream.ingress.export import Topics, archive_policy

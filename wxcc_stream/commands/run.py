@@ -27,7 +27,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Start a local Kafka broker (real Apache Kafka from its jars), the webhook ingress, "
             "the stream worker and the query API with its wallboard (URL and token printed), "
-            "all on 127.0.0.1; with --simulate, also send generated WxCC "
+            "all on 127.0.0.1, and the PostgreSQL sink when WXCC_SINK_DSN names a database; "
+            "with --simulate, also send generated WxCC "
             "traffic (signed, shuffled, duplicated) to the ingress. Ctrl-C stops everything."
         ),
     )
@@ -143,6 +144,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         supervisor.start(Service("ingress", ("ingress",)))
         supervisor.start(Service("worker", ("worker",)))
         supervisor.start(Service("api", ("api",)))
+        if settings.sink.dsn:
+            # only when a database is named (WXCC_SINK_DSN): the PostgreSQL sink
+            supervisor.start(Service("sink", ("sink", "postgres")))
+            sink = settings.sink
+            print(f"[run] PostgreSQL sink: http://{sink.host}:{sink.port}/readyz", flush=True)
         api = settings.api
         print(
             f"[run] wallboard: http://{api.host}:{api.port}/wallboard"

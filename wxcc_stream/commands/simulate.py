@@ -32,7 +32,7 @@ from wxcc_stream.devtools.simulator.options import (
     parse_fraction,
     parse_start_ms,
 )
-from wxcc_stream.ingress.policy import parse_secrets
+from wxcc_stream.schemas.signing import parse_secrets
 
 
 def register(subparsers: Any) -> None:

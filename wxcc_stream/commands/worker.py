@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from wxcc_stream.base.dir_lock import holder_of, lock_directory
+from wxcc_stream.base.event_loop import new_event_loop
 from wxcc_stream.base.gc_tuning import tune_garbage_collector
 from wxcc_stream.base.settings import Settings, SettingsError, with_overrides
 
@@ -96,18 +96,6 @@ def settings_from(args: argparse.Namespace, settings: Settings) -> Settings:
     return with_overrides(settings, worker=with_overrides(settings.worker, **changes), topic=topic)
 
 
-def _event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop when installed: Faust's per-record cost is mostly event-loop work."""
-    try:
-        import uvloop
-    except ImportError:
-        loop = asyncio.new_event_loop()
-    else:
-        loop = uvloop.new_event_loop()
-    asyncio.set_event_loop(loop)
-    return loop
-
-
 WORKER_LOCK = "worker.lock"
 
 
@@ -122,9 +110,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
     from wxcc_stream.base.kafka_topics import TopicError, ensure_topics
-    from wxcc_stream.processors.app import app_data_dir, app_id, build_app
-    from wxcc_stream.processors.entity import PolicyError
-    from wxcc_stream.processors.topology import topic_specs
+    from wxcc_stream.processors.core.policy import PolicyError
+    from wxcc_stream.processors.shell.app import app_data_dir, app_id, build_app
+    from wxcc_stream.processors.shell.topology import topic_specs
 
     settings = settings_from(args, settings)
     data_dir = app_data_dir(settings)
@@ -137,7 +125,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    loop = _event_loop()
+    loop = new_event_loop()
     try:
         app = build_app(settings)
     except PolicyError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from wxcc_stream.ingress.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, VERSION_HEADER, sign
+from wxcc_stream.schemas.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, VERSION_HEADER, sign
 
 TIMESTAMP_ATTRIBUTE = "comciscotimestamp"
 

@@ -1,0 +1,7 @@
+"""`python -m bench.sink`."""
+
+import sys
+
+from bench.sink.run import main
+
+sys.exit(main())

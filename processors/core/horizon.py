@@ -1,0 +1,105 @@
+"""The retained history is bounded: events older than `watermark - horizon` are folded into
+the base and forgotten, and a quiet ended entity keeps only its final projection."""
+
+from __future__ import annotations
+
+from wxcc_stream.processors.core.log import NONE
+from wxcc_stream.processors.core.outcome import BeyondHorizon, BeyondReason
+from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.refold import state_after
+from wxcc_stream.processors.core.reorder import release
+from wxcc_stream.processors.core.working import Working
+from wxcc_stream.schemas.event import Event
+
+__all__ = ["beyond", "compact", "prune", "quiet", "set_aside"]
+
+
+def beyond(w: Working, event: Event) -> None:
+    """Report an event older than the retained history (neither deduplicated nor folded)."""
+    # a floor is only ever set together with a watermark
+    assert w.watermark is not None
+    assert w.floor is not None
+    reason = (
+        BeyondReason.HORIZON
+        if event.created_time < w.watermark - w.policy.horizon_ms
+        else BeyondReason.COMPACTED
+    )
+    _report(w, event, w.floor, reason)
+
+
+def set_aside(w: Working, event: Event) -> None:
+    """Report a late event the policy does not fold (`OnLate.SET_ASIDE`); its floor is the
+    createdTime of the newest released event."""
+    assert w.watermark is not None  # there is a released event
+    _report(w, event, w.history[-1].key[0], BeyondReason.SET_ASIDE)
+
+
+def _report(w: Working, event: Event, floor: int, reason: BeyondReason) -> None:
+    assert w.watermark is not None
+    w.beyond.append(
+        BeyondHorizon(
+            event=event,
+            kind=w.log.kind,
+            entity_id=w.log.entity_id,
+            watermark=w.watermark,
+            floor=floor,
+            reason=reason,
+        )
+    )
+
+
+def prune(w: Working) -> None:
+    """Fold events older than `watermark - horizon` into `base` and forget them."""
+    if w.watermark is None:
+        return
+    target = w.watermark - w.policy.horizon_ms
+    if w.floor is None or target > w.floor:
+        w.floor = target
+        w.touched = True
+    floor = w.floor
+    # grace < horizon, so these are due already; release them before pruning regardless
+    release(w, sum(1 for h in w.buffer if h.key[0] < floor))
+    count = 0
+    for held in w.history:
+        if held.key[0] >= floor:
+            break
+        count += 1
+    if count:
+        w.touched = True
+        # the base moves forward by the pruned events (each is folded here once more)
+        w.base = state_after(w, count)
+        index = w.own_index()
+        for held in w.history[:count]:
+            key = held.key
+            del index[key[3], key[2]]
+        del w.history[:count]
+        base = w.base.revision
+        if w.recent is not None and w.recent.revision <= base:
+            w.recent = None
+        if any(revision <= base for revision in w.checkpoints):
+            checkpoints = w.own_checkpoints()
+            for revision in [r for r in checkpoints if r <= base]:
+                del checkpoints[revision]
+
+
+def quiet(last_arrival: int | None, now_ms: int, policy: Policy) -> bool:
+    """Whether nothing arrived for the horizon (in processing time)."""
+    return last_arrival is not None and now_ms - last_arrival >= policy.horizon_ms
+
+
+def compact(w: Working, now_ms: int) -> bool:
+    """Keep only the final projection of a quiet ended task / logged-out agent."""
+    if (
+        w.buffer
+        or not w.history
+        or w.watermark is None
+        or not quiet(w.last_arrival, now_ms, w.policy)
+        or not w.spec.is_terminal(w.state)
+    ):
+        return False
+    w.base = w.state
+    w.history.clear()
+    w.index = w.checkpoints = NONE
+    w.recent = None
+    w.floor = w.watermark + 1
+    return True

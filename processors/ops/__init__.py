@@ -1,0 +1,1 @@
+"""Operating the worker: metrics, liveness of the input partitions, health and readiness."""

@@ -1,0 +1,170 @@
+"""Topics and tables of the processors, declared on a given app (never at import time)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from wxcc_stream.base.kafka_topics import TopicSpec
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.processors.core.report import Role
+from wxcc_stream.processors.core.routing import shared_partition_count
+from wxcc_stream.schemas.event import EntityKind
+
+__all__ = [
+    "EntityTopology",
+    "SharedPartitions",
+    "Topology",
+    "declare_topology",
+    "repartition_topic_name",
+    "topic_specs",
+]
+
+log = logging.getLogger(__name__)
+
+# Keys are entity ids as UTF-8 bytes, values bytes we encode ourselves (orjson), so the
+# shell decides every byte that reaches Kafka and a table value restores unchanged.
+_RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+_COMPACTED = {"cleanup.policy": "compact"}
+# The raw topic is the system of record replays start from: keep it (when we create it).
+_RAW_CONFIG = {"retention.ms": "-1"}
+
+
+def repartition_topic_name(settings: Settings, kind: EntityKind) -> str:
+    """The internal per-entity stream of a kind, keyed by the entity id."""
+    return settings.topic.name(f"{kind.value}-events.by-entity")
+
+
+@dataclass(frozen=True, slots=True)
+class EntityTopology:
+    """Everything one per-entity stream (agent or task) reads and writes."""
+
+    kind: EntityKind
+    stream: Any  # faust.TopicT: normalised events and tick records, keyed by entity id
+    table: Any  # faust.Table: entity id -> serialised EntityLog (plus the pending index)
+    ordered: Any  # faust.TopicT: released events in contract order
+    projection: Any  # faust.TopicT, compacted: entity id -> projection document
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """The processors' topics and tables on one app."""
+
+    raw: Any
+    late: Any
+    deadletter: Any
+    entities: Mapping[EntityKind, EntityTopology]
+    # what the entity agent subscribes to: the raw topic and both per-entity streams
+    entity_source: Any
+
+    def stream_kinds(self) -> dict[str, EntityKind]:
+        """Topic name -> kind of the per-entity streams."""
+        return {e.stream.get_topic_name(): kind for kind, e in self.entities.items()}
+
+    def role_topics(self) -> dict[EntityKind, dict[Role, str]]:
+        """Per stream, the topic of each output role."""
+        late, deadletter = self.late.get_topic_name(), self.deadletter.get_topic_name()
+        return {
+            kind: {
+                Role.ORDERED: e.ordered.get_topic_name(),
+                Role.PROJECTION: e.projection.get_topic_name(),
+                Role.LATE: late,
+                Role.DEADLETTER: deadletter,
+            }
+            for kind, e in self.entities.items()
+        }
+
+    def all_topics(self) -> list[Any]:
+        """Every topic the worker reads or writes (for declaring them at start)."""
+        topics = [self.raw, self.late, self.deadletter]
+        for entity in self.entities.values():
+            topics += [entity.stream, entity.ordered, entity.projection]
+        return topics
+
+
+def declare_topology(app: Any, settings: Settings) -> Topology:
+    """Declare the topics and the two entity tables on `app` (a `faust.App`)."""
+    t = settings.topic
+    partitions = t.partitions
+    replicas = settings.worker.replication_factor
+
+    def topic(name: str, config: Mapping[str, str] | None = None, **extra: Any) -> Any:
+        return app.topic(
+            name, partitions=partitions, replicas=replicas, config=dict(config or {}), **_RAW,
+            **extra,
+        )  # fmt: skip
+
+    entities = {}
+    for kind, ordered, projection in (
+        (EntityKind.AGENT, t.agent_events_ordered, t.agent_state),
+        (EntityKind.TASK, t.task_events_ordered, t.task_lifecycle),
+    ):
+        entities[kind] = EntityTopology(
+            kind=kind,
+            stream=topic(repartition_topic_name(settings, kind), internal=True),
+            table=app.Table(
+                f"{kind.value}-entities",
+                partitions=partitions,
+                # key_type/value_type bytes make the changelog serializers raw too
+                key_type=bytes,
+                value_type=bytes,
+                help=f"per-{kind.value} log: seen-set, reorder buffer, history and state",
+            ),
+            ordered=topic(ordered),
+            projection=topic(projection, _COMPACTED),
+        )
+    raw = topic(t.raw, _RAW_CONFIG)
+    streams = [entity.stream.get_topic_name() for entity in entities.values()]
+    return Topology(
+        raw=raw,
+        late=topic(t.late),
+        deadletter=topic(t.deadletter),
+        entities=entities,
+        # one subscription, so Faust assigns partition p of all three to the same worker
+        # (its assignor co-partitions co-subscribed topics of equal partition counts)
+        entity_source=app.topic(raw.get_topic_name(), *streams, **_RAW),
+    )
+
+
+def topic_specs(settings: Settings, changelogs: Iterable[str]) -> list[TopicSpec]:
+    """Every topic the worker reads or writes, its tables' changelogs included, as the
+    worker creates them (the same configs `declare_topology` gives Faust)."""
+    t = settings.topic
+    replicas = settings.worker.replication_factor
+    names: dict[str, Mapping[str, str]] = {t.raw: _RAW_CONFIG, t.late: {}, t.deadletter: {}}
+    for kind, ordered, projection in (
+        (EntityKind.AGENT, t.agent_events_ordered, t.agent_state),
+        (EntityKind.TASK, t.task_events_ordered, t.task_lifecycle),
+    ):
+        names[repartition_topic_name(settings, kind)] = {}
+        names[ordered] = {}
+        names[projection] = _COMPACTED
+    for changelog in changelogs:
+        names[changelog] = _COMPACTED
+    return [TopicSpec(name, t.partitions, cfg, replicas) for name, cfg in names.items()]
+
+
+class SharedPartitions:
+    """The partition count the raw topic and the per-entity streams share, once known."""
+
+    def __init__(self, topology: Topology) -> None:
+        self._names = (topology.raw.get_topic_name(), *topology.stream_kinds())
+        self._known: list[int | None] = []
+
+    def count(self, consumer: Any) -> int | None:
+        """The shared count; None while the metadata is missing (every raw record takes
+        the hop meanwhile) or when the counts differ (then always)."""
+        if not self._known:
+            counts = [consumer.topic_partitions(name) for name in self._names]
+            if any(c is None for c in counts):
+                return None
+            self._known.append(shared_partition_count(counts))
+            if self._known[0] is None:
+                log.warning(
+                    "the raw topic and the per-entity streams have different partition "
+                    "counts (%s): every raw record goes through its entity's stream",
+                    dict(zip(self._names, counts, strict=True)),
+                )
+        return self._known[0]
