@@ -146,6 +146,9 @@ def run_group(group: Group, tree: Path, timeout_s: float, console: Console) -> P
 
 
 def _outcome(test_outcome: str | None, worker_outcome: str, output: str | None) -> str:
+    # cosmic-ray stores its enums by name (NORMAL, KILLED, SURVIVED ...)
+    test_outcome = test_outcome.lower() if test_outcome else None
+    worker_outcome = worker_outcome.lower()
     if worker_outcome == "skipped":
         return "skipped"
     if worker_outcome != "normal":
