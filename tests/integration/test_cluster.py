@@ -1,26 +1,20 @@
 """A real 3-node KRaft cluster from the official jars: started as one, topics created by
 the project with 3 replicas and min ISR 2, writes that survive one node and are refused
-(not lost) without two, and `wxcc-stream broker --nodes 3` as a user runs it."""
+(not lost) without two."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from tests.integration.test_broker_cli import _read_until
-from tests.integration.test_parent_death import _freed_within
 from wxcc_stream.base.kafka_topics import TopicSpec, ensure_topics
 from wxcc_stream.devtools.broker import LocalCluster
-from wxcc_stream.devtools.broker.process import free_port
 
 pytestmark = pytest.mark.broker
 TOPIC = "cluster-check"
@@ -119,29 +113,3 @@ async def test_writes_survive_one_node_and_are_refused_without_two(
     stored = await _read(bootstrap)
     # every acknowledged write is there, in order; the refused one may or may not be
     assert [v for v in stored if v != 100] == [*range(100), *range(200, 210)]
-
-
-def test_broker_command_runs_a_three_node_cluster(tmp_path: Path, broker_jars: Path) -> None:
-    port, controller = free_port(), free_port()
-    # node i takes port + 2(i-1): find a run of free ports
-    ports = [port + 2 * i for i in range(3)] + [controller + 2 * i for i in range(3)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wxcc_stream.cli", "broker", "--nodes", "3",
-         "--port", str(port), "--controller-port", str(controller),
-         "--data-dir", str(tmp_path / "cluster"), "--heap-mb", "320"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        out = _read_until(proc, "Ctrl-C stops it", timeout_s=180)
-        assert f"cluster ready on 127.0.0.1:{port},127.0.0.1:{port + 2}" in out
-        for node in (1, 2, 3):
-            assert f"node {node}: 127.0.0.1:{port + 2 * (node - 1)}" in out
-            assert str(tmp_path / "cluster" / f"node-{node}") in out
-        proc.send_signal(signal.SIGINT)
-        _read_until(proc, "cluster stopped", timeout_s=90)
-        assert proc.wait(timeout=30) == 0
-        assert _freed_within(ports, timeout_s=15) == []
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()

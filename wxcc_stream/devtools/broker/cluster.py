@@ -3,10 +3,13 @@ with single nodes killed and restarted by id for failover tests."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+
+from aiokafka.admin import AIOKafkaAdminClient
 
 from wxcc_stream.devtools.broker.config import BrokerConfig
 from wxcc_stream.devtools.broker.process import BrokerError, LocalBroker, new_cluster_id
@@ -47,9 +50,26 @@ class LocalCluster:
             deadline = time.monotonic() + timeout_s
             for node_id, offset in offsets.items():
                 self.nodes[node_id].wait_started(offset, max(1.0, deadline - time.monotonic()))
+            # started is not registered: a topic created before every node has joined gets
+            # fewer replicas than the cluster has nodes
+            asyncio.run(self._until_registered(deadline))
         except BaseException:
             self.kill_all()
             raise
+
+    async def _until_registered(self, deadline: float) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            while True:
+                brokers = (await admin.describe_cluster()).get("brokers") or []
+                if len(brokers) >= len(self.nodes):
+                    return
+                if time.monotonic() > deadline:
+                    raise BrokerError(f"only {len(brokers)} of {len(self.nodes)} nodes joined")
+                await asyncio.sleep(0.2)
+        finally:
+            await admin.close()
 
     def kill(self, node_id: int) -> None:
         """SIGKILL one node: no controlled shutdown, its leaderships move on timeout."""
@@ -66,7 +86,7 @@ class LocalCluster:
     def running(self) -> list[int]:
         return [node_id for node_id, node in self.nodes.items() if node.running()]
 
-    def stop(self, timeout_s: float = 60.0) -> None:
+    def stop(self, timeout_s: float = 30.0) -> None:
         """Controlled shutdown of every node, the last ones together (a lone survivor of a
         quorum could wait for ever for the controllers it needs to shut down cleanly)."""
         for node in self.nodes.values():
