@@ -17,7 +17,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.api.run import TOKEN, _agent
+from bench.api.run import TOKEN, _agent, report
 from bench.processor.run import broker
 from wxcc_stream.api.app import build_app
 from wxcc_stream.base.settings import Settings, load_settings, with_overrides
@@ -137,12 +137,6 @@ async def _bare_consumer(bootstrap: str, topic: str, changes: int) -> list[float
         await consumer.stop()
 
 
-def _report(name: str, values: list[float]) -> None:
-    ms = sorted(v * 1000 for v in values)
-    print(f"{name:44s} p50 {statistics.median(ms):6.2f} ms  p99 "
-          f"{ms[int(len(ms) * 0.99) - 1]:6.2f} ms  max {ms[-1]:6.2f} ms")  # fmt: skip
-
-
 async def kafka_latency(changes: int, bootstrap: str | None = None) -> None:
     """Produce -> visible on the API's stream, against produce -> a bare consumer."""
     with broker(bootstrap) as address:
@@ -158,7 +152,7 @@ async def kafka_latency(changes: int, bootstrap: str | None = None) -> None:
         results: dict[str, Any] = {}
         for name, run in measure:
             results[name] = await run()
-            _report(name, results[name])
+            report(name, results[name], width=44)
         base, ours = (statistics.median(v) for v in results.values())
         print(f"ratio p50 API/baseline: {ours / base:.1f}x; API p50 {ours * 1000:.1f} ms "
               "(target: visible within 100 ms of reaching Kafka)")  # fmt: skip

@@ -161,11 +161,16 @@ async def latency(changes: int) -> None:
     finally:
         await runner.cleanup()
     for name, values in (("bare chunked handler (baseline)", baseline), ("API stream", ours)):
-        ms = sorted(v * 1000 for v in values)
-        print(f"{name:32s} p50 {statistics.median(ms):6.2f} ms  p99 "
-              f"{ms[int(len(ms) * 0.99) - 1]:6.2f} ms  max {ms[-1]:6.2f} ms")  # fmt: skip
+        report(name, values)
     print(f"ratio p50 API/baseline: {statistics.median(ours) / statistics.median(baseline):.1f}x"
           " (target: visible within 100 ms)")  # fmt: skip
+
+
+def report(name: str, seconds: list[float], width: int = 32) -> None:
+    """One line of latency percentiles (p50, p99, max) in milliseconds."""
+    ms = sorted(v * 1000 for v in seconds)
+    print(f"{name:{width}s} p50 {statistics.median(ms):6.2f} ms  p99 "
+          f"{ms[int(len(ms) * 0.99) - 1]:6.2f} ms  max {ms[-1]:6.2f} ms")  # fmt: skip
 
 
 async def _measure(

@@ -4,7 +4,6 @@ killed run's directory is cleaned up by the next start."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 
+from tests.integration.test_parent_death import _listening
 from wxcc_stream.devtools.postgres import LocalPostgres, remove_stale_roots
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,14 +22,6 @@ server = LocalPostgres().start()
 print(server.port, server.root, flush=True)
 time.sleep(120)
 """
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def test_the_server_is_not_run_as_root(postgres_server: LocalPostgres) -> None:
