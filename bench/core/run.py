@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 
 from bench.core.workload import Arrival, batches, damaged_day, long_histories
+from wxcc_stream.base.gc_tuning import tune_garbage_collector
 from wxcc_stream.processors.core.batch import BatchResult, Record, process_batch
 from wxcc_stream.processors.core.log_cache import LogCache
 from wxcc_stream.processors.core.policy import Policy
@@ -70,8 +71,7 @@ def run_batches(kind: EntityKind, work: Batches, policy: Policy, timed: Batches 
     def feed(items: Batches, measure: bool) -> None:
         for now, records in items:
             t0 = time.perf_counter()
-            result = process_batch(kind, records, table.get, now_ms=now, policy=policy,
-                                   cache=cache)  # fmt: skip
+            result = process_batch(kind, records, table.get, now_ms=now, policy=policy, cache=cache)
             t1 = time.perf_counter()
             for part in result.writes.values():
                 for key, value in part.items():
@@ -109,8 +109,10 @@ def fold_baseline(arrivals: Sequence[Arrival]) -> float:
 def day(args: argparse.Namespace) -> None:
     arrivals = damaged_day(args.seed, args.agents, args.tasks)
     policy = Policy()
-    print(f"day: {len(arrivals):,} per-entity deliveries ({args.agents} agents, "
-          f"{args.tasks:,} tasks), batches of {args.batch}")  # fmt: skip
+    print(
+        f"day: {len(arrivals):,} per-entity deliveries ({args.agents} agents, "
+        f"{args.tasks:,} tasks), batches of {args.batch}"
+    )
     best: dict[EntityKind, Tally] = {}
     for _ in range(args.repeat):
         for kind in (EntityKind.AGENT, EntityKind.TASK):
@@ -124,13 +126,18 @@ def day(args: argparse.Namespace) -> None:
     written = sum(t.written for t in best.values())
     output = sum(t.output for t in best.values())
     for kind, t in best.items():
-        print(f"  {kind.value:<6} {t.us_per_event:7.1f} µs/event over {t.events:,} events; "
-              f"table {t.written / t.events:,.0f} B/event, output {t.output / t.events:,.0f} "
-              f"B/event")  # fmt: skip
-    print(f"  core   {us:7.1f} µs/event = {1e6 / us:,.0f} events/s per core "
-          f"(target <= {TARGET_US:.0f} µs: {us / TARGET_US:.2f}x the target)")  # fmt: skip
-    print(f"  folds alone (baseline) {fold:.1f} µs/event: the core costs {us / fold:.1f}x "
-          f"its folds")  # fmt: skip
+        print(
+            f"  {kind.value:<6} {t.us_per_event:7.1f} µs/event over {t.events:,} events; "
+            f"table {t.written / t.events:,.0f} B/event, output {t.output / t.events:,.0f} "
+            f"B/event"
+        )
+    print(
+        f"  core   {us:7.1f} µs/event = {1e6 / us:,.0f} events/s per core "
+        f"(target <= {TARGET_US:.0f} µs: {us / TARGET_US:.2f}x the target)"
+    )
+    print(
+        f"  folds alone (baseline) {fold:.1f} µs/event: the core costs {us / fold:.1f}x its folds"
+    )
     print(f"  table bytes / output bytes = {written / output:.2f} (target <= 2)")
 
 
@@ -147,16 +154,21 @@ def history(args: argparse.Namespace) -> None:
             key=lambda t: t.us_per_event,
         )
         figures[length] = best.us_per_event
-        print(f"  {length:>5} retained: {best.us_per_event:7.1f} µs/event; table "
-              f"{best.written / best.events:,.0f} B/event, output "
-              f"{best.output / best.events:,.0f} B/event")  # fmt: skip
+        print(
+            f"  {length:>5} retained: {best.us_per_event:7.1f} µs/event; table "
+            f"{best.written / best.events:,.0f} B/event, output "
+            f"{best.output / best.events:,.0f} B/event"
+        )
     low, high = min(figures.values()), max(figures.values())
     print(f"  spread (slowest / fastest - 1) = {high / low - 1:.0%} (target < 20%)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.core", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.core",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--agents", type=int, default=50, help="agents in the day (50)")
     parser.add_argument("--tasks", type=int, default=2000, help="tasks in the day (2000)")
@@ -167,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20, help="events per agent, timed")
     parser.add_argument("--part", choices=("all", "day", "history"), default="all")
     args = parser.parse_args(argv)
+    # the collector as the worker sets it (wxcc_stream/base/gc_tuning.py)
+    tune_garbage_collector()
     if args.part in ("all", "day"):
         day(args)
     if args.part in ("all", "history"):

@@ -35,13 +35,19 @@ def damaged_day(seed: int, agents: int, tasks: int) -> list[Arrival]:
     """A generated day, shuffled within 5 s, 10% duplicated, 2% late by 10 min, 2% resent
     by a second source: every per-entity delivery, in arrival order."""
     scenario = generate(
-        ScenarioConfig(seed=seed, agents=agents, teams=5, queues=4, duration_ms=24 * HOUR_MS,
-                       tasks=tasks)  # fmt: skip
+        ScenarioConfig(
+            seed=seed, agents=agents, teams=5, queues=4, duration_ms=24 * HOUR_MS, tasks=tasks
+        )
     )
     delivery = damage(
         scenario.events,
-        DamageConfig(seed=seed, shuffle_window_ms=5_000, duplicate_fraction=0.1,
-                     late_fraction=0.02, twin_fraction=0.02),  # fmt: skip
+        DamageConfig(
+            seed=seed,
+            shuffle_window_ms=5_000,
+            duplicate_fraction=0.1,
+            late_fraction=0.02,
+            twin_fraction=0.02,
+        ),
     )
     out: list[Arrival] = []
     for arrived, raw in delivery.deliveries:
@@ -51,9 +57,9 @@ def damaged_day(seed: int, agents: int, tasks: int) -> list[Arrival]:
     return out
 
 
-def batches(arrivals: Sequence[Arrival], kind: EntityKind, size: int) -> Iterator[
-    tuple[int, list[Record]]
-]:
+def batches(
+    arrivals: Sequence[Arrival], kind: EntityKind, size: int
+) -> Iterator[tuple[int, list[Record]]]:
     """(now_ms, records) for one kind's stream: `size` records and one tick per partition,
     as a worker sees them with its timer."""
     own = [a for a in arrivals if a.kind is kind]
@@ -68,8 +74,12 @@ def batches(arrivals: Sequence[Arrival], kind: EntityKind, size: int) -> Iterato
 
 
 def _agent_event(template: dict[str, Any], agent_id: str, n: int, at: int) -> dict[str, Any]:
-    data = dict(template["data"], agentId=agent_id, createdTime=at,
-                currentState="available" if n % 2 else "idle")  # fmt: skip
+    data = dict(
+        template["data"],
+        agentId=agent_id,
+        createdTime=at,
+        currentState="available" if n % 2 else "idle",
+    )
     return dict(template, id=f"{agent_id}-{n}", data=data)
 
 
@@ -91,14 +101,21 @@ def long_histories(
     warm_events = {a: tuple(event(a, n) for n in range(history)) for a in ids}
     last = start + history * 1_000
     # one record per agent holding its whole history: built by the core, not timed
-    warm = [(last + 60_000, [
-        Record(partition_of(a.encode()), 0, a.encode(), b"", warm_events[a]) for a in ids
-    ] + [Record(p, 0, None, b"") for p in range(PARTITIONS)])]  # fmt: skip
+    warm = [
+        (
+            last + 60_000,
+            [Record(partition_of(a.encode()), 0, a.encode(), b"", warm_events[a]) for a in ids]
+            + [Record(p, 0, None, b"") for p in range(PARTITIONS)],
+        )
+    ]
     timed = []
     for r in range(rounds):
         n = history + r
         now = start + n * 1_000 + 60_000  # past grace and flush: each is released at once
-        timed.append((now, [
-            Record(partition_of(a.encode()), n, a.encode(), b"", (event(a, n),)) for a in ids
-        ]))  # fmt: skip
+        timed.append(
+            (
+                now,
+                [Record(partition_of(a.encode()), n, a.encode(), b"", (event(a, n),)) for a in ids],
+            )
+        )
     return warm, timed
