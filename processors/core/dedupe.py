@@ -15,6 +15,7 @@ from wxcc_stream.processors.core.log import EventRef, Held, SortKey
 from wxcc_stream.processors.core.outcome import Conflict, Duplicate, DuplicateReason
 from wxcc_stream.processors.core.refold import stale_from
 from wxcc_stream.processors.core.working import Working
+from wxcc_stream.processors.storage.rows import encode_row
 from wxcc_stream.projections.event_order import SemanticIdentity, semantic_identity
 from wxcc_stream.schemas.event import Event, TimeSource
 
@@ -47,6 +48,8 @@ def dedupe(w: Working, event: Event, key: SortKey, ref: EventRef) -> int:
     """Check `event` against the events the log holds: `NEW`, `DROPPED` or
     `REPLACES_FOLDED` (duplicates and conflicts are reported on `w`)."""
     seen_held = w.index.get(ref)
+    if seen_held is None and w.twins:
+        seen_held = w.twins.get(ref)
     if seen_held is not None:
         seen = w.event_of(seen_held)
         if same_payload(seen, event):
@@ -65,8 +68,12 @@ def dedupe(w: Working, event: Event, key: SortKey, ref: EventRef) -> int:
     other = w.event_of(other_held)
     if ref > other_held.ref:
         w.duplicates.append(Duplicate(event, other, DuplicateReason.SEMANTIC))
+        defaults = w.defaults
+        assert defaults is not None  # its twin is held
+        _remember_twin(w, Held(key, w.now_ms, encode_row(event, w.now_ms, defaults), defaults))
         return DROPPED
     w.duplicates.append(Duplicate(other, event, DuplicateReason.SUPERSEDED))
+    _remember_twin(w, other_held)
     del w.own_index()[other_held.ref]
     if other_held.key in w.pending:
         del w.own_pending()[other_held.key]
@@ -76,6 +83,14 @@ def dedupe(w: Working, event: Event, key: SortKey, ref: EventRef) -> int:
         return REPLACES_FOLDED
     del w.buffer[position]
     return NEW
+
+
+def _remember_twin(w: Working, held: Held) -> None:
+    """Keep the first version of a dropped twin's (source, id): a later one is checked
+    against it (a duplicate, or a conflict), as if it were still held."""
+    if held.ref not in w.twins:
+        w.twins = w.twins.set(held.ref, held)
+        w.touched = True
 
 
 def _prefix(held: Held) -> tuple[int, int]:

@@ -81,6 +81,19 @@ def prune(w: Working) -> None:
             checkpoints = w.own_checkpoints()
             for revision in [r for r in checkpoints if r <= base]:
                 del checkpoints[revision]
+    if w.twins:
+        forget_twins(w, floor)
+
+
+def forget_twins(w: Working, floor: int) -> None:
+    """Forget dropped twins older than the retained history, as their kept twins are."""
+    old = [ref for ref, held in w.twins.items() if held.key[0] < floor]
+    if old:
+        twins = w.twins.mutate()
+        for ref in old:
+            del twins[ref]
+        w.twins = twins.finish()
+        w.touched = True
 
 
 def quiet(last_arrival: int | None, now_ms: int, policy: Policy) -> bool:
@@ -100,7 +113,7 @@ def compact(w: Working, now_ms: int) -> bool:
         return False
     w.base = w.state
     w.history.clear()
-    w.index = NO_REFS
+    w.index = w.twins = NO_REFS
     w.checkpoints = NONE
     w.recent = None
     w.floor = w.watermark + 1

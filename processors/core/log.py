@@ -100,6 +100,9 @@ class EntityLog:
         default_factory=_none, compare=False, repr=False
     )
     recent: ProjectionState | None = field(default=None, compare=False, repr=False)
+    # the first version of each (source, id) dropped as a semantic twin (or superseded by
+    # one): a later version of it is still a duplicate or a conflict, not a new event
+    twins: Map[EventRef, Held] = field(default=NO_REFS, compare=False, repr=False)
 
     # how the history is stored (core/history.py), and what the step that made this value
     # changed there: the chunks to write and those to delete

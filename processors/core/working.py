@@ -58,6 +58,7 @@ class Working:
         "spec",
         "state",
         "touched",
+        "twins",
         "watermark",
     )
 
@@ -71,6 +72,7 @@ class Working:
         self.buffer = list(log.buffer)
         # the derived maps are copied on their first change: a tick often changes none
         self.index: Map[EventRef, Held] | MapMutation[EventRef, Held] = log.index
+        self.twins = log.twins
         self.pending: Mapping[SortKey, Event] = log.pending
         self.checkpoints: Mapping[int, ProjectionState] = log.checkpoints
         self.recent = log.recent
@@ -149,6 +151,7 @@ class Working:
                 self.pending,
                 self.checkpoints,
                 self.recent,
+                self.twins,
             )
         if not (self.touched or compacted or self.duplicates or self.conflicts or self.beyond):
             return log, NOTHING

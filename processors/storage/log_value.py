@@ -14,8 +14,18 @@ from itertools import chain
 from typing import Any
 
 import orjson
+from immutables import Map
 
-from wxcc_stream.processors.core.log import Chunk, EntityLog, Held, History, SortKey, hold
+from wxcc_stream.processors.core.log import (
+    NO_REFS,
+    Chunk,
+    EntityLog,
+    EventRef,
+    Held,
+    History,
+    SortKey,
+    hold,
+)
 from wxcc_stream.processors.errors import ProcessorError
 from wxcc_stream.processors.storage.rows import DEFAULT, Defaults, exact
 from wxcc_stream.projections.event_order import OTHER_RANK
@@ -100,10 +110,14 @@ def encode_log(log: EntityLog) -> bytes:
     # revisions tell most states apart before they are compared
     if base is not log.state and (base.revision != log.state.revision or base != log.state):
         head["base"] = None if base.revision == 0 else spec.to_dict(base)
+    twins = b""
+    if log.twins:
+        twins = b',"twins":[%s]' % b",".join([h.row for h in log.twins.values()])
     # one join into a buffer of the exact size (orjson's own would be several times larger)
     return b"".join(
         (
             orjson.dumps(head)[:-1],
+            twins,
             b',"history":[',
             b",".join([h.row for h in log.history.tail]),
             b'],"buffer":[',
@@ -143,7 +157,7 @@ def _defaults(raw: Any) -> Defaults:
     return (sys.intern(source), org_id)
 
 
-Rows = tuple[Defaults | None, History, list[Held]]
+Rows = tuple[Defaults | None, History, list[Held], Map[EventRef, Held]]
 
 
 def _rows(doc: Mapping[str, Any], spec: ProjectionKind, read: ChunkReader | None) -> Rows:
@@ -152,15 +166,17 @@ def _rows(doc: Mapping[str, Any], spec: ProjectionKind, read: ChunkReader | None
     if doc["defaults"] is None:
         if runs or doc["history"] or doc["buffer"]:
             raise ValueError("rows without defaults")
-        return None, History(), []
+        return None, History(), [], NO_REFS
     defaults = _defaults(doc["defaults"])
+    dropped = (_held(r, spec, defaults) for r in doc.get("twins", ()))
+    twins: Map[EventRef, Held] = Map([(h.ref, h) for h in dropped])
     history = History(
         (tuple(_held(h, spec, defaults) for h in run) for run in runs),
         chunks,
         (_held(h, spec, defaults) for h in doc["history"]),
         doc.get("nextChunk", 0),
     )
-    return defaults, history, [_held(h, spec, defaults) for h in doc["buffer"]]
+    return defaults, history, [_held(h, spec, defaults) for h in doc["buffer"]], twins
 
 
 def _chunks(doc: Mapping[str, Any], read: ChunkReader | None) -> tuple[list[Chunk], list[Any]]:
@@ -190,10 +206,10 @@ def _rows_v1(doc: Mapping[str, Any], kind: EntityKind) -> Rows:
     parts = [[(int(a), Event.from_dict(e)) for a, e in doc[name]] for name in ("history", "buffer")]
     first = next((e for part in parts for _, e in part), None)
     if first is None:
-        return None, History(), []
+        return None, History(), [], NO_REFS
     defaults = (sys.intern(first.ce_source), first.org_id)
     history, buffer = ([hold(kind, e, a, defaults) for a, e in part] for part in parts)
-    return defaults, History.of(history), buffer
+    return defaults, History.of(history), buffer, NO_REFS
 
 
 def decode_log(raw: bytes, read: ChunkReader | None = None) -> EntityLog:
@@ -213,7 +229,7 @@ def decode_log(raw: bytes, read: ChunkReader | None = None) -> EntityLog:
         state = spec.from_dict(doc["state"])
         if found == 1:
             base = spec.from_dict(doc["base"])
-            defaults, history, buffer = _rows_v1(doc, kind)
+            defaults, history, buffer, twins = _rows_v1(doc, kind)
         else:
             if "base" not in doc:
                 base = state
@@ -221,7 +237,7 @@ def decode_log(raw: bytes, read: ChunkReader | None = None) -> EntityLog:
                 base = spec.initial(entity_id)
             else:
                 base = spec.from_dict(doc["base"])
-            defaults, history, buffer = _rows(doc, spec, read)
+            defaults, history, buffer, twins = _rows(doc, spec, read)
         return EntityLog(
             kind=kind,
             entity_id=entity_id,
@@ -233,6 +249,7 @@ def decode_log(raw: bytes, read: ChunkReader | None = None) -> EntityLog:
             floor=doc["floor"],
             last_arrival_ms=doc["lastArrivalMs"],
             defaults=defaults,
+            twins=twins,
         )
     except LogDecodeError:
         raise

@@ -121,12 +121,6 @@ def _forgotten_twin() -> Feed:
     return Feed(kind, ((state("a", "idle"), state("b", "idle"), state("b", "available")),))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the log forgets the (source, id) of an event dropped as a semantic twin, so a "
-    "later version of it with another payload is folded as a new event instead of being "
-    "reported as a conflict (fix: keep dropped twins' ids and payload digests in the log)",
-)
 @PROPERTY
 @example(feed=_forgotten_twin())
 @given(feeds())

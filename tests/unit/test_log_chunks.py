@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.event_builders import AGENT, agent_event
+from tests.unit.log_store import stored
 from wxcc_stream.processors.core.held import Held
 from wxcc_stream.processors.core.history import CHUNK_SIZE, History
 from wxcc_stream.processors.core.log import EntityLog, new_log
@@ -238,3 +239,21 @@ def test_a_history_behaves_as_the_list_it_stands_for(ops: list[tuple[str, int]])
             assert history.last() == model[-1]
         assert len(history.tail) < CHUNK_SIZE
         assert [len(run) for run in history.runs] == [c.size - c.skip for c in history.chunks]
+
+
+def test_a_dropped_twin_is_kept_through_the_table_and_forgotten_with_the_horizon() -> None:
+    first = agent_event("agent:state_change", 100, "a", currentState="idle")
+    twin = agent_event("agent:state_change", 100, "b", currentState="idle")
+    twin_again = agent_event("agent:state_change", 100, "b", currentState="available")
+    log, out = accept_many(new_log(EntityKind.AGENT, AGENT), [first, twin], now_ms=10,
+                           policy=POLICY)  # fmt: skip
+    assert [d.event.ce_id for d in out.duplicates] == ["b"]
+    assert set(log.twins) == {(twin.ce_source, "b")}
+    back = stored(log)
+    assert dict(back.twins) == dict(log.twins)
+    _, out = accept_many(back, [twin_again], now_ms=20, policy=POLICY)
+    assert [c.rejected for c in out.conflicts] == [twin_again]
+    short = Policy(grace_ms=0, flush_timeout_ms=1, horizon_ms=50)
+    later = agent_event("agent:state_change", 1_000, "z", currentState="available")
+    pruned, _ = accept_many(back, [later], now_ms=30, policy=short)
+    assert not pruned.twins
