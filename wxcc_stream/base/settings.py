@@ -173,8 +173,11 @@ class BrokerSettings:
     data_dir: str = "var/broker"
     # empty: the per-user cache ~/.cache/wxcc-stream/kafka-<version>
     jars_dir: str = ""
-    heap_mb: int = 512
+    heap_mb: int = 512  # per node
     start_timeout_s: int = 90
+    # 1: a single broker+controller; 3: a local cluster (quorum of 3, topics with 3 replicas
+    # and min.insync.replicas 2), node i on port + 2(i-1) / controller_port + 2(i-1)
+    nodes: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +298,7 @@ def _check(settings: Settings) -> None:
         "WXCC_WORKER_TICK_INTERVAL_MS": settings.worker.tick_interval_ms,
         "WXCC_WORKER_HORIZON_MS": settings.worker.horizon_ms,
         "WXCC_BROKER_HEAP_MB": settings.broker.heap_mb,
+        "WXCC_BROKER_NODES": settings.broker.nodes,
         "WXCC_API_SERVICE_LEVEL_MS": settings.api.service_level_ms,
         "WXCC_API_CHANGE_LOG_SIZE": settings.api.change_log_size,
         "WXCC_API_PAGE_LIMIT": settings.api.page_limit,
