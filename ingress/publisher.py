@@ -55,6 +55,9 @@ class KafkaConfig:
     compression: str
     linger_ms: int
     max_record_bytes: int
+    # of the topics it creates
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KafkaConfig:
@@ -76,6 +79,8 @@ class KafkaConfig:
             compression=ingress.compression,
             linger_ms=ingress.linger_ms,
             max_record_bytes=ingress.max_body_bytes * 2 + _RECORD_OVERHEAD,
+            replication_factor=settings.topic.replication_factor,
+            min_insync_replicas=settings.topic.min_insync_replicas,
         )
 
 
@@ -144,12 +149,19 @@ class KafkaRawPublisher:
         cfg = self._config
         # The raw topic is the system of record that replays start from: keep it forever.
         size = str(cfg.max_record_bytes)
+        isr = str(cfg.min_insync_replicas)
+        replicas = cfg.replication_factor
         specs = [
             TopicSpec(
-                cfg.raw_topic, cfg.partitions, {"retention.ms": "-1", "max.message.bytes": size}
+                cfg.raw_topic, cfg.partitions,
+                {"retention.ms": "-1", "max.message.bytes": size, "min.insync.replicas": isr},
+                replicas,
             ),
-            TopicSpec(cfg.deadletter_topic, cfg.partitions, {"max.message.bytes": size}),
-        ]
+            TopicSpec(
+                cfg.deadletter_topic, cfg.partitions,
+                {"max.message.bytes": size, "min.insync.replicas": isr}, replicas,
+            ),
+        ]  # fmt: skip
         try:
             await ensure_topics(cfg.bootstrap, specs, client_id=cfg.client_id, timeout_s=10.0)
         except TopicError as err:

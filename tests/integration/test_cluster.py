@@ -1,23 +1,35 @@
 """A real 3-node KRaft cluster from the official jars: started as one, topics created by
-the project with 3 replicas and min ISR 2, writes that survive one node and are refused
-(not lost) without two."""
+the project with the replicas and min ISR of the settings (3 and 2), writes that survive one
+node and are refused (not lost) without two, and `wxcc-stream broker --nodes 3` as a user
+runs it."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from wxcc_stream.base.kafka_topics import TopicSpec, ensure_topics
+from tests.integration.test_broker_cli import _read_until
+from tests.integration.test_parent_death import _freed_within
+from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
+from wxcc_stream.base.settings import load_settings
 from wxcc_stream.devtools.broker import LocalCluster
+from wxcc_stream.devtools.broker.process import free_port
 
 pytestmark = pytest.mark.broker
 TOPIC = "cluster-check"
+CLUSTER_SETTINGS = load_settings(
+    {"WXCC_TOPIC_REPLICATION_FACTOR": "3", "WXCC_TOPIC_MIN_INSYNC_REPLICAS": "2"}
+)
 
 
 async def _leader(bootstrap: str, topic: str) -> tuple[int, list[int]]:
@@ -82,7 +94,8 @@ async def test_writes_survive_one_node_and_are_refused_without_two(
     second lost, writes are refused (never acknowledged and lost); both back, they resume.
     (A dead *leader* is issue 20's failover tests: aiokafka stalls on it, see the issue.)"""
     bootstrap = kafka_cluster.bootstrap
-    await ensure_topics(bootstrap, [TopicSpec(TOPIC, 1, {"min.insync.replicas": "2"})])
+    topic = CLUSTER_SETTINGS.topic
+    await ensure_topics(bootstrap, [TopicSpec(TOPIC, 1, topic.configs(), topic.replication_factor)])
     leader, replicas = await _leader(bootstrap, TOPIC)
     assert replicas == [1, 2, 3]  # the project's topic creation gave it 3 replicas
     followers = [n for n in replicas if n != leader]
@@ -113,3 +126,58 @@ async def test_writes_survive_one_node_and_are_refused_without_two(
     stored = await _read(bootstrap)
     # every acknowledged write is there, in order; the refused one may or may not be
     assert [v for v in stored if v != 100] == [*range(100), *range(200, 210)]
+
+
+async def test_more_replicas_than_brokers_is_a_clear_error(kafka_bootstrap: str) -> None:
+    """Replication factor 3 on a one-node broker: refused within the timeout, naming the
+    setting, never a topic with fewer replicas and never a hang."""
+    topic = CLUSTER_SETTINGS.topic
+    spec = TopicSpec("rf3-on-one-node", 1, topic.configs(), topic.replication_factor)
+    with pytest.raises(TopicError, match="WXCC_TOPIC_REPLICATION_FACTOR") as refused:
+        await ensure_topics(kafka_bootstrap, [spec], timeout_s=3)
+    assert "replication factor 3" in str(refused.value)
+    assert "1 broker(s) serving" in str(refused.value)
+
+
+def _free_run() -> int:
+    """A port p with p, p + 2 and p + 4 free (node i of the command takes p + 2(i-1))."""
+    while True:
+        port = free_port()
+        if all(_bindable(port + 2 * i) for i in (1, 2)):
+            return port
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def test_broker_command_runs_a_three_node_cluster(tmp_path: Path, broker_jars: Path) -> None:
+    port, controller = _free_run(), _free_run()
+    ports = [port + 2 * i for i in range(3)] + [controller + 2 * i for i in range(3)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wxcc_stream.cli", "broker", "--nodes", "3",
+         "--port", str(port), "--controller-port", str(controller),
+         "--data-dir", str(tmp_path / "cluster"), "--heap-mb", "320"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        out = _read_until(proc, "Ctrl-C stops it", timeout_s=180)
+        assert f"cluster ready on 127.0.0.1:{port},127.0.0.1:{port + 2}" in out
+        for node in (1, 2, 3):
+            assert f"node {node}: 127.0.0.1:{port + 2 * (node - 1)}" in out
+            assert str(tmp_path / "cluster" / f"node-{node}") in out
+        # at once, as a person might: the command is already inside its Ctrl-C handling
+        proc.send_signal(signal.SIGINT)
+        tail = _read_until(proc, "cluster stopped", timeout_s=90)
+        assert "stopping cluster" in tail
+        assert proc.wait(timeout=30) == 0
+        assert _freed_within(ports, timeout_s=15) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -90,65 +90,72 @@ def cluster_from(settings: Settings, args: argparse.Namespace) -> LocalCluster:
 
 
 def _run_cluster(args: argparse.Namespace, settings: Settings) -> int:
+    # Ctrl-C is handled from the first line on: a test (or a person) that presses it as soon
+    # as "Ctrl-C stops it" appears must get the clean stop, not a silent exit 130
+    signal.signal(signal.SIGTERM, interrupt_on_sigterm)
+    cluster: LocalCluster | None = None
     try:
         cluster = cluster_from(settings, args)
         started = time.monotonic()
         print(f"starting Apache Kafka {KAFKA_VERSION} (KRaft, {len(cluster.nodes)} nodes) ...",
               flush=True)  # fmt: skip
         cluster.start(timeout_s=settings.broker.start_timeout_s)
-    except (BrokerError, JarsError) as exc:
-        print(f"wxcc-stream broker: {exc}", file=sys.stderr)
-        return 1
-    print(f"cluster ready on {cluster.bootstrap} after {time.monotonic() - started:.1f} s",
-          flush=True)  # fmt: skip
-    for node_id, node in cluster.nodes.items():
-        print(f"  node {node_id}: {node.bootstrap}  data: {node.config.kraft_dir}  "
-              f"log: {node.server_log}")  # fmt: skip
-    print("Ctrl-C stops it.", flush=True)
-    signal.signal(signal.SIGTERM, interrupt_on_sigterm)
-    try:
+        print(f"cluster ready on {cluster.bootstrap} after {time.monotonic() - started:.1f} s")
+        for node_id, node in cluster.nodes.items():
+            print(f"  node {node_id}: {node.bootstrap}  data: {node.config.kraft_dir}  "
+                  f"log: {node.server_log}")  # fmt: skip
+        print("Ctrl-C stops it.", flush=True)
         while len(cluster.running()) == len(cluster.nodes):
             time.sleep(0.5)
         gone = sorted(set(cluster.nodes) - set(cluster.running()))
         print(f"node(s) {gone} exited by themselves; stopping the rest", file=sys.stderr)
         cluster.stop()
         return 1
+    except (BrokerError, JarsError) as exc:
+        print(f"wxcc-stream broker: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("stopping cluster ...", flush=True)
-        cluster.stop()
+        if cluster is not None:
+            cluster.stop()  # start() already killed the nodes if it was interrupted
         print("cluster stopped", flush=True)
         return 0
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Start the broker and keep it running until interrupted."""
-    try:
-        if args.fetch_only:
-            jars_dir = args.jars_dir or settings.broker.jars_dir
+    if args.fetch_only:
+        jars_dir = args.jars_dir or settings.broker.jars_dir
+        try:
             print(f"Kafka jars ready in {ensure_jars(Path(jars_dir) if jars_dir else None)}")
-            return 0
-        if (args.nodes or settings.broker.nodes) > 1:
-            return _run_cluster(args, settings)
+        except JarsError as exc:
+            print(f"wxcc-stream broker: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    if (args.nodes or settings.broker.nodes) > 1:
+        return _run_cluster(args, settings)
+    signal.signal(signal.SIGTERM, interrupt_on_sigterm)  # before any output: see _run_cluster
+    broker: LocalBroker | None = None
+    try:
         broker = broker_from(settings, args)
         started = time.monotonic()
         print(f"starting Apache Kafka {KAFKA_VERSION} (KRaft, single node) ...", flush=True)
         broker.start(timeout_s=settings.broker.start_timeout_s)
-    except (BrokerError, JarsError) as exc:
-        print(f"wxcc-stream broker: {exc}", file=sys.stderr)
-        return 1
-    print(
-        f"broker ready on {broker.bootstrap} after {time.monotonic() - started:.1f} s\n"
-        f"  data: {broker.config.kraft_dir}\n  log:  {broker.server_log}\n"
-        "Ctrl-C stops it.",
-        flush=True,
-    )
-    signal.signal(signal.SIGTERM, interrupt_on_sigterm)
-    try:
+        print(
+            f"broker ready on {broker.bootstrap} after {time.monotonic() - started:.1f} s\n"
+            f"  data: {broker.config.kraft_dir}\n  log:  {broker.server_log}\n"
+            "Ctrl-C stops it.",
+            flush=True,
+        )
         code = broker.wait()
         print(f"broker exited by itself with code {code}; see {broker.server_log}", file=sys.stderr)
         return 1
+    except (BrokerError, JarsError) as exc:
+        print(f"wxcc-stream broker: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("stopping broker ...", flush=True)
-        broker.stop()
+        if broker is not None:
+            broker.stop()
         print("broker stopped", flush=True)
         return 0

@@ -98,7 +98,9 @@ def render_server_properties(cfg: BrokerConfig) -> str:
         # the 9 s default would make every restart of a one-node cluster wait that long
         "broker.heartbeat.interval.ms": "500",
         "broker.session.timeout.ms": "2000",
-        "auto.create.topics.enable": "true",
+        # a cluster creates topics only as asked, with the replicas asked for: a metadata
+        # request racing the explicit creation would make one with the defaults instead
+        "auto.create.topics.enable": "true" if cfg.cluster_size == 1 else "false",
         "num.network.threads": "2",
         "num.io.threads": "4",
         "log.retention.hours": "-1",
