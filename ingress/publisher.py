@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.structs import TopicPartition
 
 from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
@@ -310,9 +310,32 @@ class KafkaRawPublisher:
         if producer is None:
             return
         pending = [lane.drainer for lane in self._lanes.values() if lane.drainer is not None]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         if pending:
             await asyncio.wait(pending, timeout=timeout_s)
-        await producer.stop()  # waits for what is in flight
+        # waits for what is in flight; an idempotent producer retries a batch refused for
+        # want of in-sync replicas until it is stopped, so the wait is bounded
+        stopping = asyncio.ensure_future(producer.stop())
+        done, _ = await asyncio.wait([stopping], timeout=max(1.0, deadline - loop.time()))
+        if not done:
+            log.error(
+                "Kafka did not acknowledge every record within %.0f s of stopping (below "
+                "min.insync.replicas?); their requests were answered 503, never 2xx",
+                timeout_s,
+            )
+            _give_up_unacknowledged(producer)
+            await asyncio.wait([stopping], timeout=10.0)
+        if stopping.done():
+            stopping.result()
+
+
+def _give_up_unacknowledged(producer: AIOKafkaProducer) -> None:
+    """Fail the batches aiokafka still retries, so that its stop() completes and leaves no
+    task behind (aiokafka has no public way to abandon them)."""
+    accumulator = getattr(producer, "_message_accumulator", None)
+    if accumulator is not None:
+        accumulator.fail_all(KafkaTimeoutError("not acknowledged before the ingress stopped"))
 
 
 def _settle(

@@ -21,9 +21,11 @@ from aiokafka.errors import KafkaError
 from tests.integration.test_broker_cli import _read_until
 from tests.integration.test_parent_death import _freed_within
 from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
-from wxcc_stream.base.settings import load_settings
+from wxcc_stream.base.settings import load_settings, with_overrides
 from wxcc_stream.devtools.broker import LocalCluster
 from wxcc_stream.devtools.broker.process import free_port
+from wxcc_stream.ingress.publisher import KafkaConfig, KafkaRawPublisher
+from wxcc_stream.ingress.records import OutRecord
 
 pytestmark = pytest.mark.broker
 TOPIC = "cluster-check"
@@ -103,6 +105,12 @@ async def test_writes_survive_one_node_and_are_refused_without_two(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
         request_timeout_ms=5000, retry_backoff_ms=200,
     )  # fmt: skip
+    # the ingress's own publisher, on topics it creates from the cluster settings
+    settings = with_overrides(
+        CLUSTER_SETTINGS, kafka=with_overrides(CLUSTER_SETTINGS.kafka, bootstrap=bootstrap)
+    )
+    publisher = KafkaRawPublisher(KafkaConfig.from_settings(settings))
+    await publisher.start()
     await producer.start()
     try:
         assert await _send(producer, range(0, 50), timeout_s=30) == list(range(50))
@@ -115,6 +123,12 @@ async def test_writes_survive_one_node_and_are_refused_without_two(
     # message.timeout.ms and says so: the write is refused, not acknowledged
     refused = _kcat_produce(bootstrap, b"100")
     assert refused.returncode != 0, refused.stderr
+    # the ingress's publisher never reports such a write stored (the ingress answers 503 at
+    # its deadline), and its stop is bounded although aiokafka would retry for ever
+    record = OutRecord(settings.topic.raw, b"agent-1", b"{}")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(publisher.publish([record]), 5)
+    await asyncio.wait_for(publisher.stop(timeout_s=5), 60)
     for node in followers:
         kafka_cluster.restart(node)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
