@@ -21,8 +21,9 @@ from wxcc_stream.devtools.simulator.prepare import prepare
 # WxCC retries an unanswered or refused delivery; the sender does the same, after this long
 RETRY_AFTER_S = 1.0
 # a client that waits longer than this for an answer counts it as none (status 0): the
-# ingress must answer within its publish deadline (2 s), whatever Kafka does
-ANSWER_TIMEOUT_S = 8.0
+# ingress answers within its publish deadline (2 s) whatever Kafka does; the margin is for
+# five JVMs, the ingress, the worker and this sender sharing 2 loaded cores
+ANSWER_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -134,10 +135,12 @@ async def active_controller(bootstrap: str) -> int:
 
 
 async def restart_node(cluster: LocalCluster, node_id: int, timeout_s: float = 120.0) -> None:
-    """Start a node again without blocking the event loop for its whole start (the JVM is
-    launched from the main thread, so it still dies with the test process)."""
+    """Start a node again without blocking the event loop (which the sender shares) for its
+    storage check or its start; the JVM itself is spawned from the main thread, so that it
+    still dies with the test process."""
     node = cluster.node(node_id)
-    offset = node.launch()
+    await asyncio.to_thread(node.prepare)
+    offset = node.spawn()
     await asyncio.to_thread(node.wait_started, offset, timeout_s)
 
 

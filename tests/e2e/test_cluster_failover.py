@@ -111,44 +111,52 @@ def _traffic_s(soak_seconds: float, at_least: float) -> float:
     return max(at_least, soak_seconds / 2)
 
 
-async def test_raw_partition_leader_sigkilled_under_traffic(
-    kafka_cluster: LocalCluster, tmp_path: Path, topic_prefix: str, soak_seconds: float
+async def _one_node_killed(
+    cluster: LocalCluster,
+    tmp_path: Path,
+    topic_prefix: str,
+    soak_seconds: float,
+    what: str,
+    choose: Callable[[Settings], Awaitable[int]],
 ) -> None:
+    """SIGKILL the node `choose` names a quarter into the traffic; it stays down."""
     traffic_s = _traffic_s(soak_seconds, 30)
 
     def faults(settings: Settings, worker: WorkerProcess) -> list[Step]:
-        async def kill_leader() -> None:
-            leader, _ = (await partition_leaders(settings.kafka.bootstrap, settings.topic.raw))[0]
-            kafka_cluster.kill(leader)
-            print(f"killed node {leader}, leader of {settings.topic.raw}[0]")
+        async def kill() -> None:
+            node_id = await choose(settings)
+            cluster.kill(node_id)
+            print(f"killed node {node_id}, {what}")
 
         async def still_serving() -> None:
             worker.assert_running()
 
-        return [(traffic_s / 4, "leader of raw[0] SIGKILLed", kill_leader),
+        return [(traffic_s / 4, f"{what} SIGKILLed", kill),
                 (traffic_s / 2, "traffic continues", still_serving)]  # fmt: skip
 
-    await _run(kafka_cluster, tmp_path, topic_prefix, traffic_s, faults)
+    await _run(cluster, tmp_path, topic_prefix, traffic_s, faults)
+
+
+async def test_raw_partition_leader_sigkilled_under_traffic(
+    kafka_cluster: LocalCluster, tmp_path: Path, topic_prefix: str, soak_seconds: float
+) -> None:
+    async def leader(settings: Settings) -> int:
+        return (await partition_leaders(settings.kafka.bootstrap, settings.topic.raw))[0][0]
+
+    await _one_node_killed(
+        kafka_cluster, tmp_path, topic_prefix, soak_seconds, "the leader of raw[0]", leader
+    )
 
 
 async def test_active_controller_sigkilled_under_traffic(
     kafka_cluster: LocalCluster, tmp_path: Path, topic_prefix: str, soak_seconds: float
 ) -> None:
-    traffic_s = _traffic_s(soak_seconds, 30)
+    async def controller(settings: Settings) -> int:
+        return active_controller(kafka_cluster)
 
-    def faults(settings: Settings, worker: WorkerProcess) -> list[Step]:
-        async def kill_controller() -> None:
-            controller = active_controller(kafka_cluster)
-            kafka_cluster.kill(controller)
-            print(f"killed node {controller}, the active controller")
-
-        async def still_serving() -> None:
-            worker.assert_running()
-
-        return [(traffic_s / 4, "active controller SIGKILLed", kill_controller),
-                (traffic_s / 2, "traffic continues", still_serving)]  # fmt: skip
-
-    await _run(kafka_cluster, tmp_path, topic_prefix, traffic_s, faults)
+    await _one_node_killed(
+        kafka_cluster, tmp_path, topic_prefix, soak_seconds, "the active controller", controller
+    )
 
 
 async def test_rolling_restart_of_all_three_under_traffic(

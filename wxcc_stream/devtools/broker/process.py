@@ -173,6 +173,12 @@ class LocalBroker:
         """Format storage if needed and start the JVM without waiting (a cluster's nodes
         start together: none is ready before a majority of the quorum runs). The server
         log's offset at launch, for `wait_started`."""
+        self.prepare()
+        return self.spawn()
+
+    def prepare(self) -> None:
+        """Check the ports, write the config files and format storage if needed. Slow (the
+        storage tool is a JVM of its own): a caller with an event loop runs it in a thread."""
         if self._proc is not None and self._proc.poll() is None:
             raise BrokerError(f"broker {self.config.node_id} already running")
         cfg = self.config
@@ -180,6 +186,12 @@ class LocalBroker:
         _check_port_free(cfg.host, cfg.controller_port, "controller")
         props, log4j = self._write_files()
         self._format_storage(props, log4j)
+
+    def spawn(self) -> int:
+        """Start the JVM on prepared files (from the main thread, so that it dies with this
+        process); the server log's offset at launch."""
+        cfg = self.config
+        props, log4j = cfg.data_dir / "server.properties", cfg.data_dir / "log4j2.properties"
         log_offset = self.server_log.stat().st_size if self.server_log.exists() else 0
         cmd = [
             self._java(), f"-Xms{min(256, cfg.heap_mb)}m", f"-Xmx{cfg.heap_mb}m",
