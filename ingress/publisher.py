@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.structs import TopicPartition
 
 from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
@@ -55,6 +55,9 @@ class KafkaConfig:
     compression: str
     linger_ms: int
     max_record_bytes: int
+    # of the topics it creates
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KafkaConfig:
@@ -76,6 +79,8 @@ class KafkaConfig:
             compression=ingress.compression,
             linger_ms=ingress.linger_ms,
             max_record_bytes=ingress.max_body_bytes * 2 + _RECORD_OVERHEAD,
+            replication_factor=settings.topic.replication_factor,
+            min_insync_replicas=settings.topic.min_insync_replicas,
         )
 
 
@@ -144,12 +149,19 @@ class KafkaRawPublisher:
         cfg = self._config
         # The raw topic is the system of record that replays start from: keep it forever.
         size = str(cfg.max_record_bytes)
+        isr = str(cfg.min_insync_replicas)
+        replicas = cfg.replication_factor
         specs = [
             TopicSpec(
-                cfg.raw_topic, cfg.partitions, {"retention.ms": "-1", "max.message.bytes": size}
+                cfg.raw_topic, cfg.partitions,
+                {"retention.ms": "-1", "max.message.bytes": size, "min.insync.replicas": isr},
+                replicas,
             ),
-            TopicSpec(cfg.deadletter_topic, cfg.partitions, {"max.message.bytes": size}),
-        ]
+            TopicSpec(
+                cfg.deadletter_topic, cfg.partitions,
+                {"max.message.bytes": size, "min.insync.replicas": isr}, replicas,
+            ),
+        ]  # fmt: skip
         try:
             await ensure_topics(cfg.bootstrap, specs, client_id=cfg.client_id, timeout_s=10.0)
         except TopicError as err:
@@ -298,9 +310,32 @@ class KafkaRawPublisher:
         if producer is None:
             return
         pending = [lane.drainer for lane in self._lanes.values() if lane.drainer is not None]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         if pending:
             await asyncio.wait(pending, timeout=timeout_s)
-        await producer.stop()  # waits for what is in flight
+        # waits for what is in flight; an idempotent producer retries a batch refused for
+        # want of in-sync replicas until it is stopped, so the wait is bounded
+        stopping = asyncio.ensure_future(producer.stop())
+        done, _ = await asyncio.wait([stopping], timeout=max(1.0, deadline - loop.time()))
+        if not done:
+            log.error(
+                "Kafka did not acknowledge every record within %.0f s of stopping (below "
+                "min.insync.replicas?); their requests were answered 503, never 2xx",
+                timeout_s,
+            )
+            _give_up_unacknowledged(producer)
+            await asyncio.wait([stopping], timeout=10.0)
+        if stopping.done():
+            stopping.result()
+
+
+def _give_up_unacknowledged(producer: AIOKafkaProducer) -> None:
+    """Fail the batches aiokafka still retries, so that its stop() completes and leaves no
+    task behind (aiokafka has no public way to abandon them)."""
+    accumulator = getattr(producer, "_message_accumulator", None)
+    if accumulator is not None:
+        accumulator.fail_all(KafkaTimeoutError("not acknowledged before the ingress stopped"))
 
 
 def _settle(

@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 
 from wxcc_stream.base.settings import Settings, load_settings, with_overrides
-from wxcc_stream.devtools.broker import BrokerConfig, LocalBroker, ensure_jars
+from wxcc_stream.devtools.broker import (
+    BrokerConfig,
+    LocalBroker,
+    LocalCluster,
+    cluster_configs,
+    ensure_jars,
+)
 from wxcc_stream.devtools.broker.process import free_port
 from wxcc_stream.devtools.postgres import LocalPostgres
 
@@ -95,6 +101,23 @@ def broker_factory(
     yield make
     for broker in started:
         broker.kill()
+
+
+@pytest.fixture
+def kafka_cluster(
+    broker_jars: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalCluster]:
+    """A private 3-node cluster (one quorum, topics with 3 replicas, min ISR 2) that a test
+    may kill and restart node by node; stopped at teardown."""
+    ports = [(free_port(), free_port()) for _ in range(3)]
+    data_dir = tmp_path_factory.mktemp("kafka-cluster")
+    cluster = LocalCluster(cluster_configs("127.0.0.1", ports, data_dir, heap_mb=320), broker_jars)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop(timeout_s=30)
+        cluster.kill_all()
 
 
 @pytest.fixture

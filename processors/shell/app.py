@@ -91,7 +91,7 @@ def build_app(settings: Settings) -> faust.App:
         datadir=str(data_dir),
         autodiscover=False,
         topic_partitions=settings.topic.partitions,
-        topic_replication_factor=w.replication_factor,
+        topic_replication_factor=settings.topic.replication_factor,
         topic_allow_declare=True,
         key_serializer="raw",
         value_serializer="raw",

@@ -88,11 +88,11 @@ def declare_topology(app: Any, settings: Settings) -> Topology:
     """Declare the topics and the two entity tables on `app` (a `faust.App`)."""
     t = settings.topic
     partitions = t.partitions
-    replicas = settings.worker.replication_factor
+    replicas = t.replication_factor
 
     def topic(name: str, config: Mapping[str, str] | None = None, **extra: Any) -> Any:
         return app.topic(
-            name, partitions=partitions, replicas=replicas, config=dict(config or {}), **_RAW,
+            name, partitions=partitions, replicas=replicas, config=t.configs(config), **_RAW,
             **extra,
         )  # fmt: skip
 
@@ -132,7 +132,6 @@ def topic_specs(settings: Settings, changelogs: Iterable[str]) -> list[TopicSpec
     """Every topic the worker reads or writes, its tables' changelogs included, as the
     worker creates them (the same configs `declare_topology` gives Faust)."""
     t = settings.topic
-    replicas = settings.worker.replication_factor
     names: dict[str, Mapping[str, str]] = {t.raw: _RAW_CONFIG, t.late: {}, t.deadletter: {}}
     for kind, ordered, projection in (
         (EntityKind.AGENT, t.agent_events_ordered, t.agent_state),
@@ -143,7 +142,10 @@ def topic_specs(settings: Settings, changelogs: Iterable[str]) -> list[TopicSpec
         names[projection] = _COMPACTED
     for changelog in changelogs:
         names[changelog] = _COMPACTED
-    return [TopicSpec(name, t.partitions, cfg, replicas) for name, cfg in names.items()]
+    return [
+        TopicSpec(name, t.partitions, t.configs(cfg), t.replication_factor)
+        for name, cfg in names.items()
+    ]
 
 
 class SharedPartitions:

@@ -39,6 +39,8 @@ def worker_env(settings: Settings, **worker: Any) -> dict[str, str]:
     env["WXCC_KAFKA_BOOTSTRAP"] = settings.kafka.bootstrap
     env["WXCC_TOPIC_PREFIX"] = settings.topic.prefix
     env["WXCC_TOPIC_PARTITIONS"] = str(settings.topic.partitions)
+    env["WXCC_TOPIC_REPLICATION_FACTOR"] = str(settings.topic.replication_factor)
+    env["WXCC_TOPIC_MIN_INSYNC_REPLICAS"] = str(settings.topic.min_insync_replicas)
     env["WXCC_LOG_LEVEL"] = "INFO"
     for name, value in worker.items():
         env[f"WXCC_WORKER_{name.upper()}"] = str(value)

@@ -63,6 +63,8 @@ async def _ingress(settings: Settings, log_path: Path) -> AsyncIterator[str]:
         "PYTHONPATH": str(ROOT),
         "WXCC_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
         "WXCC_TOPIC_PREFIX": settings.topic.prefix,
+        "WXCC_TOPIC_REPLICATION_FACTOR": str(settings.topic.replication_factor),
+        "WXCC_TOPIC_MIN_INSYNC_REPLICAS": str(settings.topic.min_insync_replicas),
         "WXCC_INGRESS_HOST": "127.0.0.1",
         "WXCC_INGRESS_PORT": str(port),
         "WXCC_INGRESS_SECRETS": f"{DEFAULT_SUBSCRIPTION_ID}={SECRET}",

@@ -48,3 +48,33 @@ def test_port_in_use_gives_a_clear_error(tmp_path: Path) -> None:
         broker = LocalBroker(BrokerConfig("127.0.0.1", port, free_port(), tmp_path), tmp_path)
         with pytest.raises(PortInUseError, match=f"broker port 127.0.0.1:{port} is already in use"):
             broker.start()
+
+
+def test_cluster_nodes_share_one_quorum_and_replicate_three_ways(tmp_path: Path) -> None:
+    from wxcc_stream.devtools.broker import cluster_configs, node_ports
+
+    ports = node_ports(9092, 9093, 3)
+    assert ports == [(9092, 9093), (9094, 9095), (9096, 9097)]
+    nodes = cluster_configs("127.0.0.1", ports, tmp_path, heap_mb=320)
+    assert [n.node_id for n in nodes] == [1, 2, 3]
+    assert [n.data_dir for n in nodes] == [tmp_path / f"node-{i}" for i in (1, 2, 3)]
+    for node in nodes:
+        props = _props(node)
+        assert props["node.id"] == str(node.node_id)
+        assert props["controller.quorum.voters"] == (
+            "1@127.0.0.1:9093,2@127.0.0.1:9095,3@127.0.0.1:9097"
+        )
+        assert props["advertised.listeners"] == f"PLAINTEXT://127.0.0.1:{node.port}"
+        assert props["default.replication.factor"] == "3"
+        assert props["offsets.topic.replication.factor"] == "3"
+        assert props["min.insync.replicas"] == "2"
+        assert props["transaction.state.log.min.isr"] == "2"
+
+
+def test_a_one_node_cluster_is_a_single_broker(tmp_path: Path) -> None:
+    from wxcc_stream.devtools.broker import cluster_configs
+
+    (node,) = cluster_configs("127.0.0.1", [(19092, 19093)], tmp_path, heap_mb=320)
+    props = _props(node)
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
+    assert props["min.insync.replicas"] == "1"

@@ -135,7 +135,8 @@ def test_replication_survives_a_broker_and_acknowledged_writes_are_on_two() -> N
         assert int(env["KAFKA_MIN_INSYNC_REPLICAS"]) == 2
         assert int(env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"]) == 2
     for name in _app_services():
-        assert load_settings(_env(_app_services()[name])).worker.replication_factor == 3
+        topic = load_settings(_env(_app_services()[name])).topic
+        assert (topic.replication_factor, topic.min_insync_replicas) == (3, 2)
 
 
 def test_the_image_holds_every_service_folder() -> None:

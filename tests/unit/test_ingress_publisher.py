@@ -28,6 +28,12 @@ def test_kafka_config_from_settings() -> None:
     assert (config.raw_topic, config.deadletter_topic) == ("wxcc.raw", "wxcc.deadletter")
     assert config.compression == "lz4"
     assert config.max_record_bytes > base.ingress.max_body_bytes
+    assert (config.replication_factor, config.min_insync_replicas) == (1, 1)
+    cluster = load_settings(
+        {"WXCC_TOPIC_REPLICATION_FACTOR": "3", "WXCC_TOPIC_MIN_INSYNC_REPLICAS": "2"}
+    )
+    replicated = KafkaConfig.from_settings(cluster)
+    assert (replicated.replication_factor, replicated.min_insync_replicas) == (3, 2)
     for field, value in (("compression", "brotli"), ("linger_ms", -1)):
         bad = with_overrides(base, ingress=with_overrides(base.ingress, **{field: value}))
         with pytest.raises(SettingsError):

@@ -48,6 +48,11 @@ def test_environment_sets_nested_fields_with_types() -> None:
         ({"WXCC_INGRESS_PUBLISH_DEADLINE_MS": "6000"}, "well under 5000"),
         ({"WXCC_INGRESS_PATH": "webhooks"}, "must start with '/'"),
         ({"WXCC_KAFKA_BOOTSTRAP": " "}, "WXCC_KAFKA_BOOTSTRAP: must not be empty"),
+        ({"WXCC_TOPIC_REPLICATION_FACTOR": "0"}, "WXCC_TOPIC_REPLICATION_FACTOR: must be"),
+        (
+            {"WXCC_TOPIC_REPLICATION_FACTOR": "2", "WXCC_TOPIC_MIN_INSYNC_REPLICAS": "3"},
+            "WXCC_TOPIC_MIN_INSYNC_REPLICAS: must not exceed WXCC_TOPIC_REPLICATION_FACTOR",
+        ),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:
@@ -83,3 +88,15 @@ def test_settings_are_frozen() -> None:
 )
 def test_secret_names_are_recognised(name: str, secret: bool) -> None:
     assert is_secret(name) is secret
+
+
+def test_created_topics_carry_the_min_insync_replicas_of_the_settings() -> None:
+    topic = load_settings(
+        {"WXCC_TOPIC_REPLICATION_FACTOR": "3", "WXCC_TOPIC_MIN_INSYNC_REPLICAS": "2"}
+    ).topic
+    assert topic.replication_factor == 3
+    assert topic.configs({"cleanup.policy": "compact"}) == {
+        "min.insync.replicas": "2",
+        "cleanup.policy": "compact",
+    }
+    assert load_settings({}).topic.configs() == {"min.insync.replicas": "1"}

@@ -39,6 +39,14 @@ class TopicSettings:
 
     prefix: str = "wxcc"
     partitions: int = 4
+    # every topic the project creates (changelogs included): 1 on one broker; 3 and 2 on a
+    # cluster, so an acks=all write is on two brokers and one broker may be lost
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+
+    def configs(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """A created topic's configs: `min.insync.replicas` from the settings, then `extra`."""
+        return {"min.insync.replicas": str(self.min_insync_replicas), **(extra or {})}
 
     def name(self, suffix: str) -> str:
         """Full topic name for a suffix such as `raw`."""
@@ -113,7 +121,6 @@ class WorkerSettings:
     # auto: RocksDB (rocksdict) when it imports, else memory:// (rebuilt from the changelogs)
     store: str = "auto"
     web_host: str = "127.0.0.1"
-    replication_factor: int = 1
     stall_timeout_ms: int = 30000
     session_timeout_ms: int = 10000
     producer_linger_ms: int = 5
@@ -165,7 +172,7 @@ class SinkSettings:
 
 @dataclass(frozen=True, slots=True)
 class BrokerSettings:
-    """The local single-node KRaft broker that `wxcc-stream broker` runs."""
+    """The local KRaft broker (or cluster) that `wxcc-stream broker` runs."""
 
     host: str = "127.0.0.1"
     port: int = 9092
@@ -173,8 +180,11 @@ class BrokerSettings:
     data_dir: str = "var/broker"
     # empty: the per-user cache ~/.cache/wxcc-stream/kafka-<version>
     jars_dir: str = ""
-    heap_mb: int = 512
+    heap_mb: int = 512  # per node
     start_timeout_s: int = 90
+    # 1: a single broker+controller; 3: a local cluster (quorum of 3, topics with 3 replicas
+    # and min.insync.replicas 2), node i on port + 2(i-1) / controller_port + 2(i-1)
+    nodes: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,12 +299,15 @@ def _check(settings: Settings) -> None:
             raise SettingsError(f"{name}: {port} is not a TCP port (1-65535)")
     positive = {
         "WXCC_TOPIC_PARTITIONS": settings.topic.partitions,
+        "WXCC_TOPIC_REPLICATION_FACTOR": settings.topic.replication_factor,
+        "WXCC_TOPIC_MIN_INSYNC_REPLICAS": settings.topic.min_insync_replicas,
         "WXCC_INGRESS_MAX_BODY_BYTES": settings.ingress.max_body_bytes,
         "WXCC_INGRESS_PUBLISH_DEADLINE_MS": settings.ingress.publish_deadline_ms,
         "WXCC_WORKER_FLUSH_TIMEOUT_MS": settings.worker.flush_timeout_ms,
         "WXCC_WORKER_TICK_INTERVAL_MS": settings.worker.tick_interval_ms,
         "WXCC_WORKER_HORIZON_MS": settings.worker.horizon_ms,
         "WXCC_BROKER_HEAP_MB": settings.broker.heap_mb,
+        "WXCC_BROKER_NODES": settings.broker.nodes,
         "WXCC_API_SERVICE_LEVEL_MS": settings.api.service_level_ms,
         "WXCC_API_CHANGE_LOG_SIZE": settings.api.change_log_size,
         "WXCC_API_PAGE_LIMIT": settings.api.page_limit,
@@ -311,6 +324,12 @@ def _check(settings: Settings) -> None:
     for name, value in positive.items():
         if value <= 0:
             raise SettingsError(f"{name}: must be greater than 0, got {value}")
+    if settings.topic.min_insync_replicas > settings.topic.replication_factor:
+        raise SettingsError(
+            "WXCC_TOPIC_MIN_INSYNC_REPLICAS: must not exceed WXCC_TOPIC_REPLICATION_FACTOR "
+            f"({settings.topic.replication_factor}): no acks=all write could ever succeed, "
+            f"got {settings.topic.min_insync_replicas}"
+        )
     if settings.worker.grace_ms < 0:
         raise SettingsError(
             f"WXCC_WORKER_GRACE_MS: must be 0 or more, got {settings.worker.grace_ms}"

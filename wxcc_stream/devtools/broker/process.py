@@ -167,13 +167,31 @@ class LocalBroker:
 
     def start(self, timeout_s: float = 90.0) -> None:
         """Format storage if needed, start the JVM and wait until the broker answers."""
+        self.wait_started(self.launch(), timeout_s)
+
+    def launch(self) -> int:
+        """Format storage if needed and start the JVM without waiting (a cluster's nodes
+        start together: none is ready before a majority of the quorum runs). The server
+        log's offset at launch, for `wait_started`."""
+        self.prepare()
+        return self.spawn()
+
+    def prepare(self) -> None:
+        """Check the ports, write the config files and format storage if needed. Slow (the
+        storage tool is a JVM of its own): a caller with an event loop runs it in a thread."""
         if self._proc is not None and self._proc.poll() is None:
-            raise BrokerError("broker already running")
+            raise BrokerError(f"broker {self.config.node_id} already running")
         cfg = self.config
         _check_port_free(cfg.host, cfg.port, "broker")
         _check_port_free(cfg.host, cfg.controller_port, "controller")
         props, log4j = self._write_files()
         self._format_storage(props, log4j)
+
+    def spawn(self) -> int:
+        """Start the JVM on prepared files (from the main thread, so that it dies with this
+        process); the server log's offset at launch."""
+        cfg = self.config
+        props, log4j = cfg.data_dir / "server.properties", cfg.data_dir / "log4j2.properties"
         log_offset = self.server_log.stat().st_size if self.server_log.exists() else 0
         cmd = [
             self._java(), f"-Xms{min(256, cfg.heap_mb)}m", f"-Xmx{cfg.heap_mb}m",
@@ -188,9 +206,10 @@ class LocalBroker:
             start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL),
         )  # fmt: skip
         stdout.close()
-        self._wait_started(log_offset, timeout_s)
+        return log_offset
 
-    def _wait_started(self, log_offset: int, timeout_s: float) -> None:
+    def wait_started(self, log_offset: int, timeout_s: float) -> None:
+        """Until the server log says started (after `log_offset`) and the port answers."""
         deadline = time.monotonic() + timeout_s
         assert self._proc is not None
         while time.monotonic() < deadline:
@@ -223,12 +242,17 @@ class LocalBroker:
         assert self._proc is not None
         return self._proc.wait()
 
+    def request_stop(self) -> None:
+        """Ask for a controlled shutdown (SIGTERM) without waiting."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+
     def stop(self, timeout_s: float = 30.0) -> None:
         """Controlled shutdown (SIGTERM), then SIGKILL if it does not exit in time."""
         if not self.running():
             return
         assert self._proc is not None
-        self._proc.send_signal(signal.SIGTERM)
+        self.request_stop()
         try:
             self._proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
