@@ -1,0 +1,193 @@
+"""The reconciliation job against the real broker, the WxCC API simulator as upstream: a
+day whose webhooks were damaged (5 % dropped, 10 % duplicated, shuffled) is in the raw
+topic; the job injects exactly the facts the webhooks lost, a second run injects nothing,
+a run that stops midway resumes at its checkpoint, and a dry run publishes nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import cache
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.e2e.harness import produce_raw, raw_records, read_topic
+from tests.kafka_helpers import create_topics
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.devtools.scenario import (
+    HOUR_MS,
+    DamageConfig,
+    Scenario,
+    ScenarioConfig,
+    damage,
+    generate,
+)
+from wxcc_stream.devtools.wxcc_api import ApiSimConfig, TokenSettings, build_app, serve
+from wxcc_stream.reconcile import ClientConfig, Credentials, WxccApiClient
+from wxcc_stream.reconcile.events import Origin
+from wxcc_stream.reconcile.job import PlanRequest, Summary, WindowResult
+from wxcc_stream.reconcile.kafka import JobTopics, read_checkpoint
+from wxcc_stream.reconcile.records import identity_of
+from wxcc_stream.reconcile.run import JobConfig, fetch_window, mapped_events, run_job
+from wxcc_stream.reconcile.windows import Window
+from wxcc_stream.schemas.cloudevent import parse_event, parse_event_bytes
+
+pytestmark = pytest.mark.broker
+
+DAY = ScenarioConfig(seed=21, agents=6, teams=2, queues=2, duration_ms=2 * HOUR_MS)
+DAMAGE = DamageConfig(seed=3, shuffle_window_ms=5_000, duplicate_fraction=0.10, drop_fraction=0.05)
+SIM_TOKENS = TokenSettings()
+SPAN = (DAY.start_ms - HOUR_MS, DAY.end_ms + 3 * HOUR_MS)
+
+
+@cache
+def _scenario() -> Scenario:
+    return generate(DAY)
+
+
+def _request(**changes: Any) -> PlanRequest:
+    fields: dict[str, Any] = {
+        "now_ms": SPAN[1] + HOUR_MS,
+        "settle_ms": HOUR_MS,
+        "lookback_ms": 24 * HOUR_MS,
+        "window_ms": HOUR_MS,
+        "since": SPAN[0],
+        "until": SPAN[1],
+    }
+    return PlanRequest(**(fields | changes))
+
+
+class _Seen:
+    """Progress that keeps the windows; `stop_after` stops the run there (a crash)."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.results: list[WindowResult] = []
+        self.stop_after = stop_after
+
+    def planned(self, summary: Summary) -> None:
+        del summary
+
+    def window_done(self, result: WindowResult) -> None:
+        self.results.append(result)
+        if self.stop_after is not None and len(self.results) >= self.stop_after:
+            raise _Stop
+
+
+class _Stop(Exception):
+    pass
+
+
+@asynccontextmanager
+async def _client(scenario: Scenario) -> AsyncIterator[WxccApiClient]:
+    app = build_app(scenario, ApiSimConfig(tokens=SIM_TOKENS))
+    async with serve(app) as base, aiohttp.ClientSession() as http:
+        config = ClientConfig(
+            base_url=base,
+            token_url=f"{base}/v1/access_token",
+            credentials=Credentials(SIM_TOKENS.client_id, SIM_TOKENS.client_secret),
+            wait_initial_s=0.01,
+            max_backoff_s=0.05,
+        )
+        yield WxccApiClient(config, http)
+
+
+def _job(settings: Settings, scenario: Scenario, *, dry_run: bool = False) -> JobConfig:
+    return JobConfig(
+        bootstrap=settings.kafka.bootstrap,
+        topics=JobTopics.from_settings(settings),
+        origin=Origin(scenario.config.org_id, scenario.config.source),
+        dry_run=dry_run,
+    )
+
+
+async def _deliver_damaged(settings: Settings, scenario: Scenario) -> list[dict[str, Any]]:
+    """The damaged webhooks into the raw topic; the events that were dropped."""
+    delivery = damage(scenario.events, DAMAGE)
+    assert delivery.dropped
+    assert delivery.duplicated
+    await create_topics(settings.kafka.bootstrap, [settings.topic.raw], partitions=2)
+    await produce_raw(
+        settings.kafka.bootstrap,
+        settings.topic.raw,
+        raw_records(event for _, event in delivery.deliveries),
+    )
+    return list(delivery.dropped)
+
+
+async def _api_identities(client: WxccApiClient, scenario: Scenario, job: JobConfig) -> set[Any]:
+    fetched = await fetch_window(client, Window(*SPAN))
+    return {identity_of(parse_event(e)) for e in mapped_events(fetched, job)}
+
+
+async def _reconciled_in_raw(settings: Settings) -> list[Any]:
+    records = await read_topic(settings.kafka.bootstrap, settings.topic.raw, idle_s=1.0)
+    events = [parse_event_bytes(r.value) for r in records]
+    return [e for e in events if e.reconciled]
+
+
+async def test_a_run_injects_what_the_webhooks_lost_and_a_second_run_nothing(
+    settings: Settings,
+) -> None:
+    scenario = _scenario()
+    dropped = await _deliver_damaged(settings, scenario)
+    job = _job(settings, scenario)
+    async with _client(scenario) as client:
+        api = await _api_identities(client, scenario, job)
+        first = await run_job(client, job, _request(), _Seen(), lambda: SPAN[1])
+        second = await run_job(client, job, _request(), _Seen(), lambda: SPAN[1])
+
+    lost = {identity_of(parse_event(e)) for e in dropped} & api
+    injected = await _reconciled_in_raw(settings)
+    assert {identity_of(e) for e in injected} == lost
+    assert len(injected) == len(lost) == first.total("injected")
+    assert Counter(e.ce_id for e in injected).most_common(1)[0][1] == 1
+    assert first.total("events") == len(api)
+    assert first.total("by_webhook") == len(api) - len(lost)
+    assert 0 < first.loss_rate < 0.2
+    assert len(first.windows) == 6  # the span's hours
+
+    assert second.total("injected") == 0
+    assert second.total("by_reconcile") == len(lost)
+    assert second.loss_rate == first.loss_rate  # still the webhooks' figure
+    assert len(await _reconciled_in_raw(settings)) == len(lost)
+    key = second.plan.key
+    assert await read_checkpoint(settings.kafka.bootstrap, job.topics, key) is not None
+
+
+async def test_a_run_stopped_midway_resumes_at_its_checkpoint(settings: Settings) -> None:
+    scenario = _scenario()
+    dropped = await _deliver_damaged(settings, scenario)
+    job = _job(settings, scenario)
+    async with _client(scenario) as client:
+        api = await _api_identities(client, scenario, job)
+        stopped = _Seen(stop_after=2)
+        with pytest.raises(_Stop):
+            await run_job(client, job, _request(), stopped, lambda: SPAN[1])
+        resumed = await run_job(client, job, _request(), _Seen(), lambda: SPAN[1])
+
+    assert resumed.plan.resumed_from == stopped.results[-1].window.end
+    assert len(resumed.windows) == 6 - 2
+    lost = {identity_of(parse_event(e)) for e in dropped} & api
+    injected = await _reconciled_in_raw(settings)
+    assert {identity_of(e) for e in injected} == lost
+    assert len(injected) == len(lost)  # nothing twice
+
+
+async def test_a_dry_run_reports_and_publishes_nothing(settings: Settings) -> None:
+    scenario = _scenario()
+    await _deliver_damaged(settings, scenario)
+    before = len(await read_topic(settings.kafka.bootstrap, settings.topic.raw, idle_s=1.0))
+    job = _job(settings, scenario, dry_run=True)
+    async with _client(scenario) as client:
+        summary = await run_job(client, job, _request(), _Seen(), lambda: SPAN[1])
+    assert summary.total("injected") > 0  # what it would inject
+    # no worker ran, so every entity is missing from the (empty) projections
+    assert summary.disagreements["task.missing"] == len(scenario.task_truth)
+    assert summary.disagreements["agent.missing"] == len(scenario.agent_truth)
+    assert any("missing from the projection" in line for line in summary.details)
+    after = len(await read_topic(settings.kafka.bootstrap, settings.topic.raw, idle_s=1.0))
+    assert after == before
+    assert await read_checkpoint(settings.kafka.bootstrap, job.topics, summary.plan.key) is None
