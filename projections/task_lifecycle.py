@@ -12,6 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from wxcc_stream.projections.fold import SCHEMA_VERSION, TimeInState, add_time, lower_state
+from wxcc_stream.projections.task_summary import (
+    RECONCILED_TYPE,
+    Final,
+    merged,
+    summary_facts,
+    with_final,
+)
 from wxcc_stream.schemas.event import Event
 
 ENDED = "ended"
@@ -88,6 +95,7 @@ class TaskLifecycle:
     terminating_party: Any = None
     reason: Any = None
     captures: tuple[str, ...] = ()
+    final: Final = ()  # the authoritative summary's facts (task_summary.py)
     last_event_time: int | None = None
     last_event_id: str | None = None
     revision: int = 0
@@ -178,6 +186,11 @@ def _capture(state: TaskLifecycle, event: Event) -> Changes:
     return {"captures": tuple(sorted((*state.captures, path)))}
 
 
+def _summary(state: TaskLifecycle, event: Event) -> Changes:
+    facts = summary_facts(event)
+    return {"final": merged(state.final, facts)} if facts else {}
+
+
 def _first(pair: tuple[str, Leg]) -> str:
     return pair[0]
 
@@ -216,6 +229,7 @@ _HANDLERS: Mapping[str, Callable[[TaskLifecycle, Event], Changes]] = {
     "task:conference-done": _nothing,
     "task:ended": _ended,
     "capture:available": _capture,
+    RECONCILED_TYPE: _summary,
     "agent:state_change": _leg,
     "agent:channel_state_change": _leg,  # the v2 spelling of the same change
 }
@@ -282,6 +296,7 @@ def _counted(state: TaskLifecycle, changes: Changes, event: Event) -> TaskLifecy
         get("terminating_party", state.terminating_party),
         get("reason", state.reason),
         get("captures", state.captures),
+        get("final", state.final),
         event.created_time,
         event.ce_id,
         state.revision + 1,
@@ -311,7 +326,7 @@ def task_document(state: TaskLifecycle) -> dict[str, Any]:
         else None
     )
     wrap_up = sum(dict(leg.time_in_state).get("wrapup", 0) for _, leg in state.legs)
-    return {
+    document = {
         "taskId": state.task_id,
         "orgId": state.org_id,
         "channelType": state.channel_type,
@@ -344,6 +359,7 @@ def task_document(state: TaskLifecycle) -> dict[str, Any]:
         "revision": state.revision,
         "schema_version": SCHEMA_VERSION,
     }
+    return with_final(document, state.final) if state.final else document
 
 
 def task_to_dict(state: TaskLifecycle) -> dict[str, Any]:
@@ -378,6 +394,7 @@ def task_to_dict(state: TaskLifecycle) -> dict[str, Any]:
         "lastEventTime": state.last_event_time,
         "lastEventId": state.last_event_id,
         "revision": state.revision,
+        **({"final": dict(state.final)} if state.final else {}),
     }
 
 
@@ -421,6 +438,7 @@ def task_from_dict(raw: Mapping[str, Any]) -> TaskLifecycle:
         terminating_party=raw["terminatingParty"],
         reason=raw["reason"],
         captures=tuple(raw["captures"]),
+        final=tuple(sorted((raw.get("final") or {}).items())),
         last_event_time=raw["lastEventTime"],
         last_event_id=raw["lastEventId"],
         revision=raw["revision"],

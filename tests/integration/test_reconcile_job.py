@@ -26,6 +26,7 @@ from wxcc_stream.devtools.scenario import (
     generate,
 )
 from wxcc_stream.devtools.wxcc_api import ApiSimConfig, TokenSettings, build_app, serve
+from wxcc_stream.projections.task_summary import RECONCILED_TYPE
 from wxcc_stream.reconcile import ClientConfig, Credentials, WxccApiClient
 from wxcc_stream.reconcile.events import Origin
 from wxcc_stream.reconcile.job import PlanRequest, Summary, WindowResult
@@ -104,7 +105,7 @@ def _job(settings: Settings, scenario: Scenario, *, dry_run: bool = False) -> Jo
 
 
 async def _deliver_damaged(settings: Settings, scenario: Scenario) -> list[dict[str, Any]]:
-    """The damaged webhooks into the raw topic; the events that were dropped."""
+    """The damaged webhooks into the raw topic; the events delivered."""
     delivery = damage(scenario.events, DAMAGE)
     assert delivery.dropped
     assert delivery.duplicated
@@ -114,12 +115,19 @@ async def _deliver_damaged(settings: Settings, scenario: Scenario) -> list[dict[
         settings.topic.raw,
         raw_records(event for _, event in delivery.deliveries),
     )
-    return list(delivery.dropped)
+    return [event for _, event in delivery.deliveries]
 
 
-async def _api_identities(client: WxccApiClient, scenario: Scenario, job: JobConfig) -> set[Any]:
+async def _api_identities(
+    client: WxccApiClient, job: JobConfig, delivered: list[dict[str, Any]]
+) -> tuple[set[Any], set[Any], set[Any]]:
+    """The API's webhook facts, the ones no webhook delivered, and the task summaries."""
     fetched = await fetch_window(client, Window(*SPAN))
-    return {identity_of(parse_event(e)) for e in mapped_events(fetched, job)}
+    events = [parse_event(e) for e in mapped_events(fetched, job)]
+    facts = {identity_of(e) for e in events if e.type != RECONCILED_TYPE}
+    summaries = {identity_of(e) for e in events if e.type == RECONCILED_TYPE}
+    lost = facts - {identity_of(parse_event(e)) for e in delivered}
+    return facts, lost, summaries
 
 
 async def _reconciled_in_raw(settings: Settings) -> list[Any]:
@@ -132,37 +140,38 @@ async def test_a_run_injects_what_the_webhooks_lost_and_a_second_run_nothing(
     settings: Settings,
 ) -> None:
     scenario = _scenario()
-    dropped = await _deliver_damaged(settings, scenario)
+    delivered = await _deliver_damaged(settings, scenario)
     job = _job(settings, scenario)
     async with _client(scenario) as client:
-        api = await _api_identities(client, scenario, job)
+        api, lost, summaries = await _api_identities(client, job, delivered)
         first = await run_job(client, job, _request(), _Seen(), lambda: SPAN[1])
         second = await run_job(client, job, _request(), _Seen(), lambda: SPAN[1])
 
-    lost = {identity_of(parse_event(e)) for e in dropped} & api
     injected = await _reconciled_in_raw(settings)
-    assert {identity_of(e) for e in injected} == lost
-    assert len(injected) == len(lost) == first.total("injected")
+    assert {identity_of(e) for e in injected} == lost | summaries
+    assert len(injected) == len(lost) + len(summaries)
+    assert first.total("injected") == len(lost)
+    assert first.total("summaries") == len(summaries) == len(_scenario().task_truth)
     assert Counter(e.ce_id for e in injected).most_common(1)[0][1] == 1
     assert first.total("events") == len(api)
     assert first.total("by_webhook") == len(api) - len(lost)
     assert 0 < first.loss_rate < 0.2
     assert len(first.windows) == 6  # the span's hours
 
-    assert second.total("injected") == 0
+    assert second.total("injected") == second.total("summaries") == 0
     assert second.total("by_reconcile") == len(lost)
     assert second.loss_rate == first.loss_rate  # still the webhooks' figure
-    assert len(await _reconciled_in_raw(settings)) == len(lost)
+    assert len(await _reconciled_in_raw(settings)) == len(injected)
     key = second.plan.key
     assert await read_checkpoint(settings.kafka.bootstrap, job.topics, key) is not None
 
 
 async def test_a_run_stopped_midway_resumes_at_its_checkpoint(settings: Settings) -> None:
     scenario = _scenario()
-    dropped = await _deliver_damaged(settings, scenario)
+    delivered = await _deliver_damaged(settings, scenario)
     job = _job(settings, scenario)
     async with _client(scenario) as client:
-        api = await _api_identities(client, scenario, job)
+        _, lost, summaries = await _api_identities(client, job, delivered)
         stopped = _Seen(stop_after=2)
         with pytest.raises(_Stop):
             await run_job(client, job, _request(), stopped, lambda: SPAN[1])
@@ -170,10 +179,9 @@ async def test_a_run_stopped_midway_resumes_at_its_checkpoint(settings: Settings
 
     assert resumed.plan.resumed_from == stopped.results[-1].window.end
     assert len(resumed.windows) == 6 - 2
-    lost = {identity_of(parse_event(e)) for e in dropped} & api
     injected = await _reconciled_in_raw(settings)
-    assert {identity_of(e) for e in injected} == lost
-    assert len(injected) == len(lost)  # nothing twice
+    assert {identity_of(e) for e in injected} == lost | summaries
+    assert len(injected) == len(lost) + len(summaries)  # nothing twice
 
 
 async def test_a_dry_run_reports_and_publishes_nothing(settings: Settings) -> None:

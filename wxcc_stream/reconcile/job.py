@@ -130,6 +130,7 @@ class WindowResult:
     by_webhook: int
     by_reconcile: int
     injected: int
+    summaries: int = 0  # authoritative task summaries injected (not webhooks' facts)
 
     @property
     def records(self) -> int:
@@ -176,7 +177,8 @@ class Summary:
             f"{self.total('records'):,} records fetched, {self.total('events'):,} API events, "
             f"{self.total('known'):,} already known ({self.total('by_webhook'):,} by webhook, "
             f"{self.total('by_reconcile'):,} by an earlier run), {verb} "
-            f"{self.total('injected'):,}, webhook loss rate {self.loss_rate:.2%}"
+            f"{self.total('injected'):,} and {self.total('summaries'):,} task summaries, "
+            f"webhook loss rate {self.loss_rate:.2%}"
         ]
         out += [
             f"  window {_iso(w.window.start)}: {w.records:,} records, {w.events:,} events, "

@@ -18,6 +18,7 @@ class JobMetrics:
     records: Counter
     events: Counter
     disagreements: Counter
+    summaries: Counter
     loss_rate: Gauge
     last_window_end: Gauge
 
@@ -42,6 +43,11 @@ class JobMetrics:
                 ["field"],
                 registry=r,
             ),
+            summaries=Counter(
+                "wxcc_reconcile_task_summaries",
+                "authoritative task summaries (task:reconciled) injected",
+                registry=r,
+            ),
             loss_rate=Gauge(
                 "wxcc_reconcile_webhook_loss_ratio",
                 "share of the last window's API events that no webhook had delivered",
@@ -63,6 +69,7 @@ class JobMetrics:
         self.events.labels("webhook").inc(result.by_webhook)
         self.events.labels("reconciled").inc(result.by_reconcile)
         self.events.labels("injected").inc(result.injected)
+        self.summaries.inc(result.summaries)
         self.loss_rate.set(result.loss_rate)
         self.last_window_end.set(result.window.end)
 

@@ -16,9 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from wxcc_stream.projections.task_summary import RECONCILED_TYPE
 from wxcc_stream.reconcile.client import WxccApiClient
 from wxcc_stream.reconcile.diff import agent_disagreements, task_disagreements
-from wxcc_stream.reconcile.events import Origin, activity_event, capture_events, task_events
+from wxcc_stream.reconcile.events import (
+    Origin,
+    activity_event,
+    capture_events,
+    task_events,
+    task_summary_event,
+)
 from wxcc_stream.reconcile.fetch import fetch_activities, fetch_captures, search_tasks
 from wxcc_stream.reconcile.job import (
     Identity,
@@ -94,6 +101,9 @@ def mapped_events(fetched: Fetched, config: JobConfig) -> list[dict[str, Any]]:
             events.append(event)
     for task in fetched.tasks:
         events += task_events(task, config.origin)
+        summary = task_summary_event(task, config.origin)
+        if summary is not None:
+            events.append(summary)
     for task_id, recordings in fetched.recordings.items():
         events += capture_events(task_id, recordings, config.origin)
     return events
@@ -155,8 +165,9 @@ async def _settle_window(
     now: int,
 ) -> WindowResult:
     """Classify the window's events not handled earlier in the run, publish the new ones,
-    count (a fact is counted once per run, in the first window that read it)."""
-    by_webhook = by_reconcile = 0
+    count (a fact is counted once per run, in the first window that read it). Summaries
+    are not webhooks' facts: they are injected once, and left out of the loss rate."""
+    by_webhook = by_reconcile = summaries = 0
     fresh: dict[Identity, RawOut] = {}
     events = 0
     for event in mapped_events(fetched, config):
@@ -164,8 +175,13 @@ async def _settle_window(
         if out.identity in seen:
             continue  # a task created in an earlier window, read again at its end
         seen.add(out.identity)
-        events += 1
         who = known.get(out.identity)
+        if event["type"] == RECONCILED_TYPE:
+            if who is None:
+                fresh[out.identity] = out
+                summaries += 1
+            continue
+        events += 1
         if who is Known.WEBHOOK:
             by_webhook += 1
         elif who is Known.RECONCILED:
@@ -184,5 +200,6 @@ async def _settle_window(
         events=events,
         by_webhook=by_webhook,
         by_reconcile=by_reconcile,
-        injected=len(fresh),
+        injected=len(fresh) - summaries,
+        summaries=summaries,
     )
