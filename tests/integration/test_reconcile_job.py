@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.e2e.harness import produce_raw, raw_records, read_topic
+from tests.e2e.harness import produce_raw, raw_records
 from tests.kafka_helpers import create_topics
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.devtools.scenario import (
@@ -30,7 +30,7 @@ from wxcc_stream.projections.task_summary import RECONCILED_TYPE
 from wxcc_stream.reconcile import ClientConfig, Credentials, WxccApiClient
 from wxcc_stream.reconcile.events import Origin
 from wxcc_stream.reconcile.job import PlanRequest, Summary, WindowResult
-from wxcc_stream.reconcile.kafka import JobTopics, read_checkpoint
+from wxcc_stream.reconcile.kafka import JobTopics, read_checkpoint, read_records
 from wxcc_stream.reconcile.records import identity_of
 from wxcc_stream.reconcile.run import JobConfig, fetch_window, mapped_events, run_job
 from wxcc_stream.reconcile.windows import Window
@@ -130,8 +130,12 @@ async def _api_identities(
     return facts, lost, summaries
 
 
+async def _count(settings: Settings, topic: str) -> int:
+    return len([r async for r in read_records(settings.kafka.bootstrap, topic, None)])
+
+
 async def _reconciled_in_raw(settings: Settings) -> list[Any]:
-    records = await read_topic(settings.kafka.bootstrap, settings.topic.raw, idle_s=1.0)
+    records = [r async for r in read_records(settings.kafka.bootstrap, settings.topic.raw, None)]
     events = [parse_event_bytes(r.value) for r in records]
     return [e for e in events if e.reconciled]
 
@@ -187,7 +191,7 @@ async def test_a_run_stopped_midway_resumes_at_its_checkpoint(settings: Settings
 async def test_a_dry_run_reports_and_publishes_nothing(settings: Settings) -> None:
     scenario = _scenario()
     await _deliver_damaged(settings, scenario)
-    before = len(await read_topic(settings.kafka.bootstrap, settings.topic.raw, idle_s=1.0))
+    before = await _count(settings, settings.topic.raw)
     job = _job(settings, scenario, dry_run=True)
     async with _client(scenario) as client:
         summary = await run_job(client, job, _request(), _Seen(), lambda: SPAN[1])
@@ -196,6 +200,6 @@ async def test_a_dry_run_reports_and_publishes_nothing(settings: Settings) -> No
     assert summary.disagreements["task.missing"] == len(scenario.task_truth)
     assert summary.disagreements["agent.missing"] == len(scenario.agent_truth)
     assert any("missing from the projection" in line for line in summary.details)
-    after = len(await read_topic(settings.kafka.bootstrap, settings.topic.raw, idle_s=1.0))
+    after = await _count(settings, settings.topic.raw)
     assert after == before
     assert await read_checkpoint(settings.kafka.bootstrap, job.topics, summary.plan.key) is None

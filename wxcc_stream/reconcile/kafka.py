@@ -63,7 +63,7 @@ async def _ensure(bootstrap: str, topics: JobTopics) -> None:
     )
 
 
-async def _records(bootstrap: str, topic: str, since_ms: int | None) -> AsyncIterator[Any]:
+async def read_records(bootstrap: str, topic: str, since_ms: int | None) -> AsyncIterator[Any]:
     """Every record of `topic` written at or after `since_ms` (None: all), up to the end
     the topic had when the reading began."""
     consumer = AIOKafkaConsumer(
@@ -103,7 +103,7 @@ async def _records(bootstrap: str, topic: str, since_ms: int | None) -> AsyncIte
 async def read_checkpoint(bootstrap: str, topics: JobTopics, key: str) -> Checkpoint | None:
     """The last checkpoint stored under `key` (None: never run)."""
     found: Checkpoint | None = None
-    async for record in _records(bootstrap, topics.checkpoints, None):
+    async for record in read_records(bootstrap, topics.checkpoints, None):
         if record.key == key.encode():
             found = None if record.value is None else Checkpoint.from_json(record.value)
     return found
@@ -113,7 +113,7 @@ async def known_events(bootstrap: str, topics: JobTopics, since_ms: int) -> dict
     """The semantic identity of every event in the raw topic written since `since_ms`
     (less a margin), and whether a webhook or a reconciliation put it there."""
     known: dict[Identity, Known] = {}
-    async for record in _records(bootstrap, topics.raw, since_ms - SCAN_MARGIN_MS):
+    async for record in read_records(bootstrap, topics.raw, since_ms - SCAN_MARGIN_MS):
         try:
             event = parse_event_bytes(record.value)
         except SchemaError:
@@ -125,7 +125,7 @@ async def known_events(bootstrap: str, topics: JobTopics, since_ms: int) -> dict
 async def read_projections(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
     """The newest document per key of a projection topic (highest revision)."""
     docs: dict[str, dict[str, Any]] = {}
-    async for record in _records(bootstrap, topic, None):
+    async for record in read_records(bootstrap, topic, None):
         if record.key is None or record.value is None:
             continue
         doc = orjson.loads(record.value)
