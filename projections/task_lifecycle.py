@@ -8,7 +8,7 @@ those of docs/projections.md, "task-lifecycle".
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from wxcc_stream.projections.fold import SCHEMA_VERSION, TimeInState, add_time, lower_state
@@ -189,6 +189,16 @@ def _capture(state: TaskLifecycle, event: Event) -> Changes:
 def _summary(state: TaskLifecycle, event: Event) -> Changes:
     facts = summary_facts(event)
     return {"final": merged(state.final, facts)} if facts else {}
+
+
+def summary_on_final(state: TaskLifecycle, event: Event) -> TaskLifecycle | None:
+    """A final projection corrected by a summary that arrives after its history is gone
+    (the summary overlays the fold, so it needs none): a new revision, or None when the
+    summary changes nothing (a repeat)."""
+    changes = _summary(state, event)
+    if not changes or changes["final"] == state.final:
+        return None
+    return replace(state, final=changes["final"], revision=state.revision + 1)
 
 
 def _first(pair: tuple[str, Leg]) -> str:

@@ -9,6 +9,8 @@ from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.refold import state_after
 from wxcc_stream.processors.core.reorder import release
 from wxcc_stream.processors.core.working import Working
+from wxcc_stream.projections.task_lifecycle import TaskLifecycle, summary_on_final
+from wxcc_stream.projections.task_summary import summary_facts
 from wxcc_stream.schemas.event import Event
 
 __all__ = ["beyond", "compact", "prune", "quiet", "set_aside"]
@@ -24,7 +26,25 @@ def beyond(w: Working, event: Event) -> None:
         if event.created_time < w.watermark - w.policy.horizon_ms
         else BeyondReason.COMPACTED
     )
+    if reason is BeyondReason.COMPACTED and _corrects_final(w, event):
+        return
     _report(w, event, w.floor, reason)
+
+
+def _corrects_final(w: Working, event: Event) -> bool:
+    """A reconciled task summary still corrects a compacted task's final projection,
+    however old (docs/reconciliation.md, "Age"): folded as a late event, or dropped as a
+    repeat when it changes nothing."""
+    if not isinstance(w.state, TaskLifecycle) or w.history or w.buffer:
+        return False
+    if not summary_facts(event):
+        return False
+    corrected = summary_on_final(w.state, event)
+    if corrected is not None:
+        w.state = w.base = corrected
+        w.late.append(event)
+        w.touched = True
+    return True
 
 
 def set_aside(w: Working, event: Event) -> None:
