@@ -191,12 +191,14 @@ def _summary(state: TaskLifecycle, event: Event) -> Changes:
     return {"final": merged(state.final, facts)} if facts else {}
 
 
-def summary_on_final(state: TaskLifecycle, event: Event) -> TaskLifecycle | None:
-    """A final projection corrected by a summary that arrives after its history is gone
-    (the summary overlays the fold, so it needs none): a new revision, or None when the
-    summary changes nothing (a repeat)."""
+def summary_on_final(
+    state: TaskLifecycle, event: Event, *, always: bool = False
+) -> TaskLifecycle | None:
+    """A projection corrected by a summary that arrives after the history it would fold
+    behind is gone (the summary overlays the fold, so it needs none): a new revision, or
+    None when the summary changes nothing (a repeat), unless `always`."""
     changes = _summary(state, event)
-    if not changes or changes["final"] == state.final:
+    if not changes or (changes["final"] == state.final and not always):
         return None
     return replace(state, final=changes["final"], revision=state.revision + 1)
 

@@ -35,9 +35,9 @@ Final = tuple[tuple[str, Any], ...]
 
 
 def summary_facts(event: Event) -> Final:
-    """The final facts a summary carries; none unless it is wxcc-stream's own (marked
-    reconciled: the ingress refuses that marker on webhooks)."""
-    if not event.reconciled:
+    """The final facts a summary carries; none for any other event, and none unless it
+    is wxcc-stream's own (marked reconciled: the ingress refuses that marker on webhooks)."""
+    if event.type != RECONCILED_TYPE or not event.reconciled:
         return ()
     return tuple((k, event.data[k]) for k in FINAL_FIELDS if k in event.data)
 

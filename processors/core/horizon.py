@@ -26,22 +26,29 @@ def beyond(w: Working, event: Event) -> None:
         if event.created_time < w.watermark - w.policy.horizon_ms
         else BeyondReason.COMPACTED
     )
-    if reason is BeyondReason.COMPACTED and _corrects_final(w, event):
+    if _corrects_final(w, event):
         return
     _report(w, event, w.floor, reason)
 
 
 def _corrects_final(w: Working, event: Event) -> bool:
-    """A reconciled task summary still corrects a compacted task's final projection,
-    however old (docs/reconciliation.md, "Age"): folded as a late event, or dropped as a
-    repeat when it changes nothing."""
-    if not isinstance(w.state, TaskLifecycle) or w.history or w.buffer:
+    """A reconciled task summary still corrects its task however old it is, even with
+    the history it would fold behind pruned or compacted (docs/reconciliation.md, "Age"):
+    its facts overlay the fold, so they are applied to the state and to the base (both a
+    revision further; the cached states are dropped) and it is reported as a late event;
+    a repeat that changes nothing is dropped."""
+    state, base = w.state, w.base
+    if not isinstance(state, TaskLifecycle) or not isinstance(base, TaskLifecycle):
         return False
     if not summary_facts(event):
         return False
-    corrected = summary_on_final(w.state, event)
+    corrected = summary_on_final(state, event)
     if corrected is not None:
-        w.state = w.base = corrected
+        w.state = corrected
+        w.base = summary_on_final(base, event, always=True) or base
+        if w.checkpoints:
+            w.own_checkpoints().clear()
+        w.recent = None
         w.late.append(event)
         w.touched = True
     return True

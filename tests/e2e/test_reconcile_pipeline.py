@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.e2e.harness import (
@@ -41,7 +42,12 @@ from wxcc_stream.devtools.wxcc_api import (
     build_app,
     serve,
 )
-from wxcc_stream.reconcile.kafka import read_records
+from wxcc_stream.projections.task_summary import FINAL_FIELDS
+from wxcc_stream.reconcile import ClientConfig, Credentials, WxccApiClient
+from wxcc_stream.reconcile.events import Origin
+from wxcc_stream.reconcile.job import PlanRequest, Summary, WindowResult
+from wxcc_stream.reconcile.kafka import JobTopics, read_records
+from wxcc_stream.reconcile.run import JobConfig, run_job
 from wxcc_stream.schemas.cloudevent import parse_event_bytes
 
 pytestmark = pytest.mark.broker
@@ -194,3 +200,74 @@ async def _wait_restored(
         else:
             equal_since = None
     return False
+
+
+@pytest.mark.timeout(300)
+async def test_a_summary_corrects_a_task_the_worker_has_already_compacted(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Age: with a 5 s horizon every finished task is compacted to its final projection
+    long before the job runs (as after a night); the summaries still correct them."""
+    scenario = generate(DAY)
+    delivery = damage(scenario.events, DamageConfig(seed=9, drop_fraction=0.10))
+    truth = {k: {f: d[f] for f in FINAL_FIELDS} for k, d in scenario.task_truth.items()}
+    worker = WorkerProcess(
+        settings, tmp_path / "w", overrides=FAST | {"grace_ms": 500, "horizon_ms": 5_000}
+    ).start()
+    topic = settings.topic.task_lifecycle
+    try:
+        await worker.wait_ready()
+        records = raw_records(event for _, event in delivery.deliveries)
+        await produce_raw(settings.kafka.bootstrap, settings.topic.raw, records)
+        async with ProjectionReader(settings.kafka.bootstrap, [topic]) as reader:
+            await reader.settle(quiet_s=4.0, timeout_s=120)
+            finals = {k: {f: d[f] for f in FINAL_FIELDS} for k, d in reader.docs[topic].items()}
+            assert finals != truth, "the lost webhooks should have left final facts wrong"
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60
+            ended = sum(d["status"] == "ended" for d in reader.docs[topic].values())
+            while worker.metric("wxcc_worker_entities_expired_total", stream="task") < ended:
+                assert loop.time() < deadline, "the ended tasks were not compacted"
+                await asyncio.sleep(0.5)
+
+            app = build_app(scenario, ApiSimConfig(tokens=TOKENS))
+            async with serve(app) as base, aiohttp.ClientSession() as http:
+                client = WxccApiClient(
+                    ClientConfig(
+                        base_url=base,
+                        token_url=f"{base}/v1/access_token",
+                        credentials=Credentials(TOKENS.client_id, TOKENS.client_secret),
+                    ),
+                    http,
+                )
+                job = JobConfig(
+                    bootstrap=settings.kafka.bootstrap,
+                    topics=JobTopics.from_settings(settings),
+                    origin=Origin(scenario.config.org_id, scenario.config.source),
+                )
+                request = PlanRequest(
+                    now_ms=SPAN[1], settle_ms=0, lookback_ms=0, window_ms=HOUR_MS,
+                    since=SPAN[0], until=SPAN[1],
+                )  # fmt: skip
+                summary = await run_job(client, job, request, _Quiet(), lambda: SPAN[1])
+            assert summary.total("summaries") == len(scenario.task_truth)
+
+            deadline = loop.time() + 60
+            while True:
+                await reader.poll()
+                docs = reader.docs[topic]
+                got = {k: {f: d[f] for f in FINAL_FIELDS} for k, d in docs.items()}
+                if got == truth:
+                    break
+                assert loop.time() < deadline, describe_difference(got, truth)
+        worker.assert_running()
+    finally:
+        worker.stop()
+
+
+class _Quiet:
+    def planned(self, summary: Summary) -> None:
+        del summary
+
+    def window_done(self, result: WindowResult) -> None:
+        del result
