@@ -19,7 +19,7 @@ from wxcc_stream.processors.core.report import Publication, Stats, bad_record, r
 from wxcc_stream.processors.core.routing import unbundle
 from wxcc_stream.processors.core.schedule import Schedule, index_key
 from wxcc_stream.processors.core.step import accept_many, next_wakeup_ms, release_due
-from wxcc_stream.processors.storage.log_value import decode_log, encode_log
+from wxcc_stream.processors.storage.log_value import chunk_key, decode_log, log_writes
 from wxcc_stream.schemas.event import EntityKind, Event
 
 __all__ = ["BatchResult", "Record", "process_batch"]
@@ -95,7 +95,7 @@ class _Partition:
             return None
         log = self.cache.get(key, raw) if self.cache is not None else None
         if log is None:
-            log = decode_log(raw)
+            log = decode_log(raw, lambda seq: self.get(chunk_key(key, seq)))
             if self.cache is not None:
                 self.cache.put(key, raw, log)
         return log
@@ -103,8 +103,11 @@ class _Partition:
     def stage(self, entity_id: str, log: EntityLog) -> None:
         """Encode a new log value to be written at the end of the batch."""
         key = entity_id.encode()
-        raw = encode_log(log)
-        self.values[key] = raw
+        raw = b""
+        for written, value in log_writes(key, log):
+            self.values[written] = value
+            if written is key:
+                raw = value or b""
         if self.cache is not None:
             self.cache.put(key, raw, log)
 

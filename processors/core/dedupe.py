@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Final
 
+from wxcc_stream.processors.core.chunks import on_remove
 from wxcc_stream.processors.core.log import EventRef, Held, SortKey
 from wxcc_stream.processors.core.outcome import Conflict, Duplicate, DuplicateReason
 from wxcc_stream.processors.core.refold import stale_from
@@ -50,6 +51,9 @@ def dedupe(w: Working, event: Event, key: SortKey, ref: EventRef) -> int:
         seen = w.event_of(seen_held)
         if same_payload(seen, event):
             w.duplicates.append(Duplicate(event, seen, DuplicateReason.SAME_ID))
+            # perhaps a replay after a crash: what was stored since may be lost (chunks.py)
+            if w.restore_since is None or seen_held.arrived_ms < w.restore_since:
+                w.restore_since = seen_held.arrived_ms
         else:
             w.conflicts.append(Conflict(kept=seen, rejected=event))
         return DROPPED
@@ -68,6 +72,7 @@ def dedupe(w: Working, event: Event, key: SortKey, ref: EventRef) -> int:
         del w.own_pending()[other_held.key]
     del entries[position]
     if entries is w.history:
+        on_remove(w, position)
         stale_from(w, position)
         return REPLACES_FOLDED
     return NEW

@@ -3,7 +3,8 @@ the base and forgotten, and a quiet ended entity keeps only its final projection
 
 from __future__ import annotations
 
-from wxcc_stream.processors.core.log import NONE
+from wxcc_stream.processors.core.chunks import on_clear, on_prune
+from wxcc_stream.processors.core.log import NO_REFS, NONE
 from wxcc_stream.processors.core.outcome import BeyondHorizon, BeyondReason
 from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.refold import state_after
@@ -100,10 +101,12 @@ def prune(w: Working) -> None:
             key = held.key
             del index[key[3], key[2]]
         del w.history[:count]
+        on_prune(w, count)
         base = w.base.revision
         if w.recent is not None and w.recent.revision <= base:
             w.recent = None
-        if any(revision <= base for revision in w.checkpoints):
+        # checkpoints are kept in ascending revision order (refold.py): the oldest go first
+        if w.checkpoints and next(iter(w.checkpoints)) <= base:
             checkpoints = w.own_checkpoints()
             for revision in [r for r in checkpoints if r <= base]:
                 del checkpoints[revision]
@@ -126,7 +129,9 @@ def compact(w: Working, now_ms: int) -> bool:
         return False
     w.base = w.state
     w.history.clear()
-    w.index = w.checkpoints = NONE
+    on_clear(w)
+    w.index = NO_REFS
+    w.checkpoints = NONE
     w.recent = None
     w.floor = w.watermark + 1
     return True

@@ -9,6 +9,8 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from immutables import Map
+
 from wxcc_stream.processors.storage.rows import Defaults, decode_row, encode_row
 from wxcc_stream.projections.event_order import OTHER_RANK
 from wxcc_stream.projections.fold import document_bytes
@@ -17,6 +19,8 @@ from wxcc_stream.schemas.event import EntityKind, Event
 
 __all__ = [
     "NONE",
+    "NO_REFS",
+    "Chunk",
     "EntityLog",
     "EventRef",
     "Held",
@@ -61,6 +65,25 @@ class Held(NamedTuple):
         return (self.key[3], self.key[2])
 
 
+class Chunk(NamedTuple):
+    """One sealed run of history events, stored under its own key.
+
+    `size` rows are stored; the first `skip` of them were pruned since, so the chunk holds
+    history events `size - skip` long. `sealed_ms` is the processing time of the step that
+    stored it (a replay of that step's records stores it again, see `restore_since`).
+    """
+
+    seq: int
+    size: int
+    skip: int
+    sealed_ms: int
+
+    @property
+    def live(self) -> int:
+        """How many history events the chunk holds."""
+        return self.size - self.skip
+
+
 held_key = attrgetter("key")
 
 
@@ -84,8 +107,12 @@ def _none() -> Mapping[Any, Any]:
     return NONE
 
 
-def _index(entries: Iterable[Held]) -> dict[EventRef, Held]:
-    return {h.ref: h for h in entries}
+NO_REFS: Map[EventRef, Held] = Map()
+"""The empty seen-set, shared."""
+
+
+def _index(entries: Iterable[Held]) -> Map[EventRef, Held]:
+    return Map({h.ref: h for h in entries})
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +143,20 @@ class EntityLog:
     floor: int | None = None
     last_arrival_ms: int | None = None
     defaults: Defaults | None = None
-    index: Mapping[EventRef, Held] = field(default_factory=_none, compare=False, repr=False)
+    # a persistent map: a step's change shares the rest, whatever the history's length
+    index: Map[EventRef, Held] = field(default=NO_REFS, compare=False, repr=False)
     pending: Mapping[SortKey, Event] = field(default_factory=_none, compare=False, repr=False)
     checkpoints: Mapping[int, ProjectionState] = field(
         default_factory=_none, compare=False, repr=False
     )
     recent: ProjectionState | None = field(default=None, compare=False, repr=False)
+    # how the history is stored (core/chunks.py): sealed chunks, then the tail
+    chunks: tuple[Chunk, ...] = field(default=(), compare=False, repr=False)
+    sealed: int = field(default=0, compare=False, repr=False)  # history events in chunks
+    next_chunk: int = field(default=0, compare=False, repr=False)
+    # what the step that made this value changed in storage: chunks to write, to delete
+    unsaved: frozenset[int] = field(default=frozenset(), compare=False, repr=False)
+    dropped: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.index and (self.history or self.buffer):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
+from wxcc_stream.processors.core.chunks import on_insert
 from wxcc_stream.processors.core.log import Held, held_key
 from wxcc_stream.processors.core.working import Working
 from wxcc_stream.projections.registry import ProjectionState
@@ -24,6 +25,7 @@ def insert_late(w: Working, held: Held, event: Event) -> None:
     """Put an event into the history behind released ones: a late event."""
     position = bisect_left(w.history, held.key, key=held_key)
     w.history.insert(position, held)
+    on_insert(w, position)
     stale_from(w, position)
     w.late.append(event)
 
@@ -36,7 +38,11 @@ def stale_from(w: Working, position: int) -> None:
     last_good = w.base.revision + position
     if w.recent is not None and w.recent.revision > last_good:
         w.recent = None
-    if any(revision > last_good for revision in w.checkpoints):
+    # checkpoints are kept in ascending revision order (every one added is newer than those
+    # left), so the newest is last (dicts and mapping proxies reverse; typeshed's KeysView
+    # does not say so)
+    newest = next(reversed(w.checkpoints.keys()), 0)  # type: ignore[call-overload]
+    if newest > last_good:
         checkpoints = w.own_checkpoints()
         for revision in [r for r in checkpoints if r > last_good]:
             del checkpoints[revision]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from wxcc_stream.processors.core.chunks import seal
 from wxcc_stream.processors.core.dedupe import DROPPED, REPLACES_FOLDED, dedupe
 from wxcc_stream.processors.core.horizon import beyond, compact, prune, quiet, set_aside
 from wxcc_stream.processors.core.log import EntityLog, Held
@@ -66,12 +67,13 @@ def accept_many(
 ) -> tuple[EntityLog, Outcome]:
     """Take a batch of this entity's events (any order, duplicates allowed) at processing
     time `now_ms`, then release what is due and prune what is past the horizon."""
-    w = Working(log, policy)
+    w = Working(log, policy, now_ms)
     for event in events:
         _take(w, event, now_ms)
     release_due_in(w, now_ms)
     settle(w)
     prune(w)
+    seal(w)
     return w.finish()
 
 
@@ -94,21 +96,25 @@ def release_due(log: EntityLog, *, now_ms: int, policy: Policy) -> tuple[EntityL
     )
     if not due and not compactable:
         return log, NOTHING
-    w = Working(log, policy)
+    w = Working(log, policy, now_ms)
     release_due_in(w, now_ms)
     settle(w)
     prune(w)
-    return w.finish(compacted=compact(w, now_ms))
+    compacted = compact(w, now_ms)
+    seal(w)
+    return w.finish(compacted=compacted)
 
 
 def drain(log: EntityLog, *, policy: Policy) -> tuple[EntityLog, Outcome]:
     """Release every buffered event now (end of a replay, or an orderly hand-over)."""
     if not log.buffer:
         return log, NOTHING
-    w = Working(log, policy)
+    # chunks sealed here are stamped with the newest arrival: no processing time is given
+    w = Working(log, policy, log.last_arrival_ms or 0)
     release_all(w)
     settle(w)
     prune(w)
+    seal(w)
     return w.finish()
 
 

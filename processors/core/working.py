@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 
+from immutables import Map, MapMutation
+
 from wxcc_stream.processors.core.log import EntityLog, EventRef, Held, SortKey
 from wxcc_stream.processors.core.outcome import (
     NOTHING,
@@ -34,10 +36,12 @@ class Working:
         "beyond",
         "buffer",
         "checkpoints",
+        "chunks",
         "conflicts",
         "decoded",
         "defaults",
         "dirty_from",
+        "dropped",
         "duplicates",
         "floor",
         "history",
@@ -45,27 +49,33 @@ class Working:
         "last_arrival",
         "late",
         "log",
+        "next_chunk",
+        "now_ms",
         "pending",
         "policy",
         "ranks",
         "recent",
         "recomputed",
         "released",
+        "restore_since",
+        "sealed",
         "spec",
         "state",
         "touched",
+        "unsaved",
         "watermark",
     )
 
-    def __init__(self, log: EntityLog, policy: Policy) -> None:
+    def __init__(self, log: EntityLog, policy: Policy, now_ms: int) -> None:
         self.log = log
         self.policy = policy
+        self.now_ms = now_ms
         self.spec: ProjectionKind = KINDS[log.kind]
         self.ranks = self.spec.ranks
         self.history = list(log.history)
         self.buffer = list(log.buffer)
         # the derived maps are copied on their first change: a tick often changes none
-        self.index: Mapping[EventRef, Held] = log.index
+        self.index: Map[EventRef, Held] | MapMutation[EventRef, Held] = log.index
         self.pending: Mapping[SortKey, Event] = log.pending
         self.checkpoints: Mapping[int, ProjectionState] = log.checkpoints
         self.recent = log.recent
@@ -75,6 +85,14 @@ class Working:
         self.floor = log.floor
         self.last_arrival = log.last_arrival_ms
         self.defaults = log.defaults
+        # the stored layout (core/chunks.py): the first `sealed` history events are in chunks
+        self.chunks = list(log.chunks)
+        self.sealed = log.sealed
+        self.next_chunk = log.next_chunk
+        self.unsaved: set[int] = set()
+        self.dropped: list[int] = []
+        # the earliest arrival of a held event this step saw again under its own id
+        self.restore_since: int | None = None
         # first history position whose projection is stale (a late insert or removal)
         self.dirty_from: int | None = None
         self.recomputed = False
@@ -90,11 +108,11 @@ class Working:
 
     # the derived maps, made this step's own to be changed (copied once)
 
-    def own_index(self) -> dict[EventRef, Held]:
+    def own_index(self) -> MapMutation[EventRef, Held]:
         index = self.index
-        if index is self.log.index or type(index) is not dict:
-            index = self.index = dict(index)
-        return index
+        if type(index) is Map:
+            index = self.index = index.mutate()
+        return index  # type: ignore[return-value]
 
     def own_pending(self) -> dict[SortKey, Event]:
         pending = self.pending
@@ -125,7 +143,7 @@ class Working:
     def finish(self, compacted: bool = False) -> tuple[EntityLog, Outcome]:
         """The new log value (or the old one, unchanged) and the step's outcome."""
         log = self.log
-        if self.touched or compacted:
+        if self.touched or compacted or self.restore_since is not None:
             # positional, in field order: this runs once per step
             log = EntityLog(
                 log.kind,
@@ -138,10 +156,15 @@ class Working:
                 self.floor,
                 self.last_arrival,
                 self.defaults,
-                self.index,
+                self.index if isinstance(self.index, Map) else self.index.finish(),
                 self.pending,
                 self.checkpoints,
                 self.recent,
+                tuple(self.chunks),
+                self.sealed,
+                self.next_chunk,
+                frozenset(self.unsaved),
+                tuple(self.dropped),
             )
         if not (self.touched or compacted or self.duplicates or self.conflicts or self.beyond):
             return log, NOTHING

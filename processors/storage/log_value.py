@@ -1,28 +1,31 @@
 """Bytes for an `EntityLog`, so it can live in a Faust table and survive restarts.
 
-Format 2 is written, formats 1 and 2 are read; the layout is in docs/processors.md
-("Storage formats"). Bump `FORMAT` (and keep a reader) when the layout changes.
+Format 3 is written: a head value under the entity's key and one value per sealed chunk of
+its history (core/chunks.py); formats 1, 2 and 3 are read. The layout is in
+docs/processors.md ("Storage formats"). Bump `FORMAT` (and keep a reader) when it changes.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from itertools import chain
 from typing import Any
 
 import orjson
 
-from wxcc_stream.processors.core.log import EntityLog, Held, SortKey, hold
+from wxcc_stream.processors.core.log import Chunk, EntityLog, Held, SortKey, hold
 from wxcc_stream.processors.errors import ProcessorError
 from wxcc_stream.processors.storage.rows import DEFAULT, Defaults, exact
 from wxcc_stream.projections.event_order import OTHER_RANK
 from wxcc_stream.projections.registry import KINDS, ProjectionKind
 from wxcc_stream.schemas.event import EntityKind, Event
 
-FORMAT = 2
+FORMAT = 3
 """Version of the encoded layout; bump it (and keep a reader) when the layout changes."""
 
-READABLE = (1, 2)
+READABLE = (1, 2, 3)
 """The formats `decode_log` reads."""
 
 _SORTED = orjson.OPT_SORT_KEYS
@@ -32,8 +35,48 @@ class LogDecodeError(ProcessorError, ValueError):
     """Bytes that are not an encoded `EntityLog` of a known format."""
 
 
+ChunkReader = Callable[[int], bytes | None]
+"""The stored value of a log's chunk, by sequence number (None: not found)."""
+
+
+def chunk_key(entity_key: bytes, seq: int) -> bytes:
+    """Table key of chunk `seq` of an entity's log: NUL first, like the other values that
+    are not an entity's head (core/schedule.py), so no entity id can collide with it."""
+    return b"\x00log/%s/%d" % (entity_key, seq)
+
+
+def log_writes(
+    entity_key: bytes, log: EntityLog, *, whole: bool = False
+) -> list[tuple[bytes, bytes | None]]:
+    """The table writes that store `log`, in the order to apply them: the chunks it sealed
+    or stored again, the head, then the deletions of the chunks it dropped (so a crash
+    between them leaves a head whose chunks exist). `whole`: every chunk, for a store that
+    holds nothing of this log yet (its pruned rows are gone: those chunks start anew)."""
+    if whole and log.chunks:
+        log = _restarted(log)
+    writes: list[tuple[bytes, bytes | None]] = []
+    if log.unsaved:
+        start = 0
+        for chunk in log.chunks:
+            live = chunk.size - chunk.skip
+            if chunk.seq in log.unsaved:
+                rows = [h.row for h in log.history[start : start + live]]
+                writes.append((chunk_key(entity_key, chunk.seq), b"[%s]" % b",".join(rows)))
+            start += live
+    writes.append((entity_key, encode_log(log)))
+    writes.extend((chunk_key(entity_key, seq), None) for seq in log.dropped)
+    return writes
+
+
+def _restarted(log: EntityLog) -> EntityLog:
+    """`log` with every chunk to be written, none skipping rows it no longer has."""
+    chunks = tuple(Chunk(c.seq, c.size - c.skip, 0, c.sealed_ms) for c in log.chunks)
+    return replace(log, chunks=chunks, unsaved=frozenset(c.seq for c in chunks), dropped=())
+
+
 def encode_log(log: EntityLog) -> bytes:
-    """Encode a log; `decode_log(encode_log(log)) == log` exactly."""
+    """The head value of a log: all of it but its sealed chunks (`log_writes`);
+    `decode_log(encode_log(log), chunks) == log` exactly."""
     spec = KINDS[log.kind]
     head: dict[str, Any] = {
         "format": FORMAT,
@@ -44,6 +87,9 @@ def encode_log(log: EntityLog) -> bytes:
         "floor": log.floor,
         "lastArrivalMs": log.last_arrival_ms,
         "defaults": log.defaults,
+        # flat: [seq, size, skip, sealedMs, seq, ...] (one list, not one per chunk)
+        "chunks": list(chain.from_iterable(log.chunks)),
+        "nextChunk": log.next_chunk,
     }
     base = log.base
     # a fold's revision counts its events: revision 0 is the initial projection, and equal
@@ -55,7 +101,7 @@ def encode_log(log: EntityLog) -> bytes:
         (
             orjson.dumps(head)[:-1],
             b',"history":[',
-            b",".join([h.row for h in log.history]),
+            b",".join([h.row for h in log.history[log.sealed :]]),
             b'],"buffer":[',
             b",".join([h.row for h in log.buffer]),
             b"]}",
@@ -96,14 +142,37 @@ def _defaults(raw: Any) -> Defaults:
 Rows = tuple[Defaults | None, list[Held], list[Held]]
 
 
-def _rows(doc: Mapping[str, Any], spec: ProjectionKind) -> Rows:
+def _rows(doc: Mapping[str, Any], spec: ProjectionKind, sealed: list[Any]) -> Rows:
+    """Format 2 and 3 rows: `sealed` are the raw rows of the history's chunks (format 3),
+    then come the head's own."""
     if doc["defaults"] is None:
-        if doc["history"] or doc["buffer"]:
+        if sealed or doc["history"] or doc["buffer"]:
             raise ValueError("rows without defaults")
         return None, [], []
     defaults = _defaults(doc["defaults"])
-    history = [_held(h, spec, defaults) for h in doc["history"]]
+    history = [_held(h, spec, defaults) for h in (*sealed, *doc["history"])]
     return defaults, history, [_held(h, spec, defaults) for h in doc["buffer"]]
+
+
+def _chunks(doc: Mapping[str, Any], read: ChunkReader | None) -> tuple[list[Chunk], list[Any]]:
+    """Format 3: the chunk layout and the rows of the chunks' history events, read."""
+    flat = doc["chunks"]
+    if len(flat) % 4 or not all(type(v) is int for v in flat):
+        raise LogDecodeError(f"chunk layout of {doc['entityId']!r} is not [seq, size, skip, ms]*")
+    chunks = [Chunk(*flat[i : i + 4]) for i in range(0, len(flat), 4)]
+    if chunks and read is None:
+        raise LogDecodeError("entity log has chunks, and no way to read them was given")
+    rows: list[Any] = []
+    for chunk in chunks:
+        assert read is not None
+        raw = read(chunk.seq)
+        if raw is None:
+            raise LogDecodeError(f"chunk {chunk.seq} of {doc['entityId']!r} is missing")
+        stored = orjson.loads(raw)
+        if not isinstance(stored, list) or len(stored) != chunk.size:
+            raise LogDecodeError(f"chunk {chunk.seq} of {doc['entityId']!r} is not its rows")
+        rows.extend(stored[chunk.skip :])
+    return chunks, rows
 
 
 def _rows_v1(doc: Mapping[str, Any], kind: EntityKind) -> Rows:
@@ -118,9 +187,9 @@ def _rows_v1(doc: Mapping[str, Any], kind: EntityKind) -> Rows:
     return defaults, history, buffer
 
 
-def decode_log(raw: bytes) -> EntityLog:
-    """Decode `encode_log` output (format 2, or format 1); raises `LogDecodeError` on
-    anything else."""
+def decode_log(raw: bytes, read: ChunkReader | None = None) -> EntityLog:
+    """Decode a head value (format 3, 2 or 1), reading its chunks with `read`; raises
+    `LogDecodeError` on anything else, or on a chunk that is missing."""
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -133,6 +202,7 @@ def decode_log(raw: bytes) -> EntityLog:
         spec = KINDS[kind]
         entity_id = doc["entityId"]
         state = spec.from_dict(doc["state"])
+        chunks: list[Chunk] = []
         if found == 1:
             base = spec.from_dict(doc["base"])
             defaults, history, buffer = _rows_v1(doc, kind)
@@ -143,7 +213,10 @@ def decode_log(raw: bytes) -> EntityLog:
                 base = spec.initial(entity_id)
             else:
                 base = spec.from_dict(doc["base"])
-            defaults, history, buffer = _rows(doc, spec)
+            sealed: list[Any] = []
+            if found == 3:
+                chunks, sealed = _chunks(doc, read)
+            defaults, history, buffer = _rows(doc, spec, sealed)
         return EntityLog(
             kind=kind,
             entity_id=entity_id,
@@ -155,6 +228,11 @@ def decode_log(raw: bytes) -> EntityLog:
             floor=doc["floor"],
             last_arrival_ms=doc["lastArrivalMs"],
             defaults=defaults,
+            chunks=tuple(chunks),
+            sealed=sum(c.size - c.skip for c in chunks),
+            next_chunk=doc.get("nextChunk", 0),
         )
+    except LogDecodeError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise LogDecodeError(f"entity log is malformed: {exc!r}") from None

@@ -1,4 +1,4 @@
-"""The table value's formats: format 2 written, format 1 (older changelogs) still read."""
+"""The table value's formats: format 3 written, formats 1 and 2 (older changelogs) still read."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from tests.unit.event_builders import AGENT, TASK, agent_event, task_event
+from tests.unit.log_store import stored
 from wxcc_stream.processors.core.log import EntityLog, new_log, projection_bytes
 from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.step import accept, drain, release_due
@@ -85,13 +86,31 @@ def test_a_format_1_value_is_read_and_carries_on_like_the_log_it_was() -> None:
     assert [h.event for h in old.buffer] == SESSION[2:]
     # written again in the current format, with the same content
     again = encode_log(old)
-    assert orjson.loads(again)["format"] == FORMAT == 2
+    assert orjson.loads(again)["format"] == FORMAT == 3
     assert decode_log(again) == log
     assert accept(old, NEXT, now_ms=20, policy=POLICY) == accept(
         log, NEXT, now_ms=20, policy=POLICY
     )
     assert projection_bytes(drain(old, policy=POLICY)[0]) == projection_bytes(
         drain(log, policy=POLICY)[0]
+    )
+
+
+def encode_v2(log: EntityLog) -> bytes:
+    """The format-2 encoder, written out again: the whole history in the one value."""
+    doc = orjson.loads(encode_log(log))
+    del doc["chunks"], doc["nextChunk"]
+    doc["format"] = 2
+    return orjson.dumps(doc)
+
+
+def test_a_format_2_value_is_read_and_carries_on_like_the_log_it_was() -> None:
+    log = session_log()
+    old = decode_log(encode_v2(log))
+    assert old == log
+    assert old.index == log.index
+    assert accept(old, NEXT, now_ms=20, policy=POLICY) == accept(
+        log, NEXT, now_ms=20, policy=POLICY
     )
 
 
@@ -118,7 +137,7 @@ def test_the_base_is_written_only_when_it_says_something(case: str) -> None:
         assert base == KINDS[EntityKind.TASK].to_dict(log.base)
     else:
         assert base == "absent"
-    back = decode_log(encode_log(log))
+    back = stored(log)
     assert back == log
     assert encode_log(back) == encode_log(log)
 
@@ -127,6 +146,7 @@ def test_the_base_is_written_only_when_it_says_something(case: str) -> None:
     "raw",
     [
         b'{"format": 3}',
+        b'{"format": 4}',
         b'{"format": true}',
         b'{"format": 2, "kind": "agent"}',
         V1_AGENT_LOG.replace(b'"id":"e1",', b""),

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.unit.event_builders import AGENT, TASK, agent_event, leg_event, task_event
+from tests.unit.log_store import stored
 from wxcc_stream.processors.core.log import (
     EntityLog,
     held_count,
@@ -311,7 +312,7 @@ def test_a_late_event_before_every_retained_one_refolds_from_the_base() -> None:
     assert log.floor == 250
     assert log.history[0].event == CONNECTED
     first = change("on-hold", 260, "e26", taskId="t1")  # after the floor, before CONNECTED
-    for start in (log, decode_log(encode_log(log))):  # with and without cached states
+    for start in (log, stored(log)):  # with and without cached states
         after, out = accept(start, first, now_ms=0, policy=policy)
         assert ids(out.late) == ["e26"]
         assert projection_bytes(after) == agent_bytes([*SESSION[:3], first, *SESSION[3:], later])
@@ -464,7 +465,7 @@ def test_the_codec_round_trips_a_task_log() -> None:
     log, _ = feed(task_log(), events)
     log, _ = drain(log, policy=POLICY)
     log, _ = accept(log, task_event("task:ended", 50, "e"), now_ms=3, policy=POLICY)
-    assert decode_log(encode_log(log)) == log
+    assert stored(log) == log
 
 
 @pytest.mark.parametrize(

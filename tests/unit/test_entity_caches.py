@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 
 from tests.unit.event_builders import AGENT, agent_event
+from tests.unit.log_store import stored
 from tests.unit.test_entity_properties import ENTITY, Case, bounded_cases, cases
 from wxcc_stream.processors.core.log import EntityLog, new_log, projection
 from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.step import accept, accept_many, release_due
-from wxcc_stream.processors.storage.log_value import decode_log, encode_log
 from wxcc_stream.projections import agent_document, evolve_agent, fold, initial_agent_state
 from wxcc_stream.projections.registry import KINDS, ProjectionState
 from wxcc_stream.schemas.event import EntityKind
@@ -25,6 +25,10 @@ def assert_caches_agree(log: EntityLog) -> None:
         return fold(held[: revision - base], log.base, spec.evolve)
 
     assert log.state == fold(held, log.base, spec.evolve)
+    # kept in ascending order: pruning and refolding look only at the ends
+    assert list(log.checkpoints) == sorted(log.checkpoints)
+    # the stored layout covers the history's oldest events, the tail the rest
+    assert log.sealed == sum(c.size - c.skip for c in log.chunks) <= len(log.history)
     for revision, state in log.checkpoints.items():
         assert base < revision <= base + len(held)
         assert state == after(revision), revision
@@ -50,7 +54,7 @@ def replay(case: Case) -> None:
             log, _ = release_due(log, now_ms=now + tick, policy=case.policy)
             assert_caches_agree(log)
         if trip:
-            log = decode_log(encode_log(log))
+            log = stored(log)
             assert_caches_agree(log)
     log, _ = release_due(log, now_ms=now + 10**6, policy=case.policy)
     assert_caches_agree(log)

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.contract_ranks import AGENT_RANK, STATE_CHANGES, TASK_RANK
+from tests.unit.log_store import stored
 from wxcc_stream.processors.core.log import EntityLog, new_log, projection_bytes
 from wxcc_stream.processors.core.outcome import Outcome
 from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.step import accept_many, release_due
-from wxcc_stream.processors.storage.log_value import decode_log, encode_log
 from wxcc_stream.projections import (
     agent_document,
     document_bytes,
@@ -255,7 +255,7 @@ def run(case: Case) -> tuple[EntityLog, Outcome]:
             log, out = release_due(log, now_ms=now + tick, policy=case.policy)
             total = total.then(out)
         if trip:
-            log = decode_log(encode_log(log))
+            log = stored(log)
     # a quiet entity flushes by processing time alone
     log, out = release_due(log, now_ms=now + 10**6, policy=case.policy)
     return log, total.then(out)

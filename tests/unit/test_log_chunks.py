@@ -1,0 +1,195 @@
+"""The history stored append-only in chunks (core/chunks.py, storage/log_value.py): a table
+that only ever receives each step's writes always reads back as the log, holds no chunk the
+head does not name, and a step writes about the same bytes however long the history."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.unit.event_builders import AGENT, agent_event
+from wxcc_stream.processors.core.chunks import CHUNK_SIZE
+from wxcc_stream.processors.core.log import EntityLog, new_log
+from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.core.step import accept_many, drain, release_due
+from wxcc_stream.processors.storage.log_value import (
+    LogDecodeError,
+    chunk_key,
+    decode_log,
+    log_writes,
+)
+from wxcc_stream.schemas.event import EntityKind, Event
+
+KEY = AGENT.encode()
+CHUNK_PREFIX = b"\x00log/" + KEY + b"/"
+POLICY = Policy(grace_ms=0, flush_timeout_ms=1, horizon_ms=10**9)
+
+
+def state(n: int, t: int) -> Event:
+    return agent_event("agent:state_change", t, f"e{n:04d}", currentState=f"s{n % 3}")
+
+
+class Table:
+    """A table that only receives what each step writes, in order."""
+
+    def __init__(self) -> None:
+        self.values: dict[bytes, bytes] = {}
+        self.applied: list[list[tuple[bytes, bytes | None]]] = []
+
+    def write(self, log: EntityLog) -> None:
+        writes = log_writes(KEY, log)
+        self.applied.append(writes)
+        for key, value in writes:
+            if value is None:
+                self.values.pop(key, None)
+            else:
+                self.values[key] = value
+
+    def read(self) -> EntityLog:
+        return decode_log(self.values[KEY], lambda seq: self.values.get(chunk_key(KEY, seq)))
+
+    def chunk_keys(self) -> set[bytes]:
+        return {k for k in self.values if k.startswith(CHUNK_PREFIX)}
+
+
+def named(log: EntityLog) -> set[bytes]:
+    return {chunk_key(KEY, c.seq) for c in log.chunks}
+
+
+def run(steps: list[list[Event]], policy: Policy, tick: bool) -> tuple[EntityLog, Table]:
+    log, table = new_log(EntityKind.AGENT, AGENT), Table()
+    now = 0
+    for events in steps:
+        now += 10
+        after, _ = accept_many(log, events, now_ms=now, policy=policy)
+        if after is not log:
+            table.write(after)
+            log = after
+            assert table.read() == log
+            assert table.chunk_keys() == named(log)
+        if tick:
+            after, _ = release_due(log, now_ms=now + 10**10, policy=policy)
+            if after is not log:
+                table.write(after)
+                log = after
+    return log, table
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    times=st.lists(st.integers(0, 400), min_size=1, max_size=120),
+    cut=st.lists(st.integers(1, 9), min_size=1, max_size=40),
+    duplicates=st.lists(st.integers(0, 119), max_size=20),
+    horizon=st.sampled_from([50, 200, 10**9]),
+    tick=st.booleans(),
+)
+def test_each_steps_writes_keep_the_table_equal_to_the_log(
+    times: list[int], cut: list[int], duplicates: list[int], horizon: int, tick: bool
+) -> None:
+    events = [state(n, t) for n, t in enumerate(times)]
+    events += [events[i] for i in duplicates if i < len(events)]  # redeliveries, same id
+    steps, i = [], 0
+    while i < len(events):
+        size = cut[len(steps) % len(cut)]
+        steps.append(events[i : i + size])
+        i += size
+    policy = Policy(grace_ms=0, flush_timeout_ms=1, horizon_ms=horizon)
+    log, table = run(steps, policy, tick)
+    drained, _ = drain(log, policy=policy)
+    if drained is not log:
+        table.write(drained)
+    assert table.read() == drained
+    assert table.chunk_keys() == named(drained)
+
+
+def long_log(length: int) -> tuple[EntityLog, Table]:
+    return run([[state(n, n * 10)] for n in range(length)], POLICY, tick=False)
+
+
+def test_a_step_writes_the_same_bytes_however_long_the_history() -> None:
+    sizes = {}
+    for length in (40, 400):
+        log, table = long_log(length)
+        # over the last CHUNK_SIZE steps: one of them seals a chunk
+        recent = table.applied[-CHUNK_SIZE:]
+        sizes[length] = sum(len(v or b"") for writes in recent for _, v in writes)
+        assert len(log.history) == length
+        assert len(log.history) - log.sealed < CHUNK_SIZE
+    # what grows is the head's list of chunks, ~25 B per chunk of 16 events (rows: ~100 B
+    # each here, ~300 B in a real feed); the whole history is 10x longer
+    assert sizes[400] < 1.5 * sizes[40]
+
+
+def test_a_late_event_in_a_sealed_chunk_stores_it_again_under_a_new_number() -> None:
+    log, table = long_log(3 * CHUNK_SIZE)
+    first = log.chunks[0]
+    late = agent_event("agent:state_change", 15, "late", currentState="idle")  # after e0001
+    after, out = accept_many(log, [late], now_ms=10**6, policy=POLICY)
+    assert out.late == (late,)
+    table.write(after)
+    keys = [k for k, _ in table.applied[-1]]
+    # the new chunk first, the head next, the old chunk's deletion last
+    assert keys == [chunk_key(KEY, after.chunks[0].seq), KEY, chunk_key(KEY, first.seq)]
+    assert after.chunks[0].size == first.size + 1
+    assert after.chunks[1:] == log.chunks[1:]
+    assert table.read() == after
+
+
+def test_pruned_rows_are_skipped_and_a_chunk_is_dropped_once_all_of_it_is_pruned() -> None:
+    policy = Policy(grace_ms=0, flush_timeout_ms=1, horizon_ms=CHUNK_SIZE * 10 + 5)
+    log, table = run([[state(n, n * 10)] for n in range(4 * CHUNK_SIZE)], policy, tick=False)
+    assert log.chunks[0].skip > 0 or log.chunks[0].seq > 0
+    assert min(c.seq for c in log.chunks) > 0  # the oldest chunks are gone
+    assert table.chunk_keys() == named(log)
+    assert table.read() == log
+
+
+def test_a_compacted_log_drops_every_chunk() -> None:
+    log, table = long_log(3 * CHUNK_SIZE)
+    ended = agent_event("agent:logout", 10**4, "out")
+    log, _ = accept_many(log, [ended], now_ms=10**5, policy=POLICY)
+    table.write(log)
+    log, out = release_due(log, now_ms=10**13, policy=POLICY)
+    assert out.compacted
+    table.write(log)
+    assert table.chunk_keys() == set()
+    assert log.chunks == ()
+    assert table.read() == log
+
+
+def test_a_replayed_batch_stores_again_the_chunks_it_sealed() -> None:
+    # a crash after the local store took a batch's writes but before the changelog did:
+    # the records come again and are duplicates; the changelog must get the chunks too
+    log, _table = long_log(CHUNK_SIZE - 1)
+    last = state(CHUNK_SIZE - 1, (CHUNK_SIZE - 1) * 10)
+    sealed, _ = accept_many(log, [last], now_ms=5_000, policy=POLICY)
+    assert sealed.unsaved == {sealed.chunks[0].seq}
+    again, out = accept_many(sealed, [last], now_ms=6_000, policy=POLICY)
+    assert len(out.duplicates) == 1
+    assert again.unsaved
+    assert again.chunks[0].seq not in sealed.unsaved
+    rewritten = dict(log_writes(KEY, again))
+    assert rewritten[chunk_key(KEY, again.chunks[0].seq)] is not None
+    # a duplicate of an event taken after every chunk was sealed stores no chunk again
+    newer = state(CHUNK_SIZE, CHUNK_SIZE * 10)
+    later, _ = accept_many(again, [newer], now_ms=7_000, policy=POLICY)
+    quiet, out = accept_many(later, [newer], now_ms=8_000, policy=POLICY)
+    assert len(out.duplicates) == 1
+    assert quiet.unsaved == frozenset()
+    assert quiet.chunks == later.chunks
+
+
+def test_a_missing_chunk_is_a_clear_error() -> None:
+    log, table = long_log(2 * CHUNK_SIZE)
+    del table.values[chunk_key(KEY, log.chunks[0].seq)]
+    with pytest.raises(LogDecodeError, match="chunk 0 of 'agent-1' is missing"):
+        table.read()
+
+
+def test_a_head_with_chunks_needs_a_way_to_read_them() -> None:
+    _log, table = long_log(2 * CHUNK_SIZE)
+    with pytest.raises(LogDecodeError, match="no way to read them"):
+        decode_log(table.values[KEY])
+    assert orjson.loads(table.values[KEY])["format"] == 3
