@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.e2e.harness import (
@@ -26,6 +25,7 @@ from tests.e2e.harness import (
     produce_raw,
     raw_records,
 )
+from tests.reconcile_support import Seen, api_client, job_config
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.devtools.scenario import (
     HOUR_MS,
@@ -43,11 +43,9 @@ from wxcc_stream.devtools.wxcc_api import (
     serve,
 )
 from wxcc_stream.projections.task_summary import FINAL_FIELDS
-from wxcc_stream.reconcile import ClientConfig, Credentials, WxccApiClient
-from wxcc_stream.reconcile.events import Origin
-from wxcc_stream.reconcile.job import PlanRequest, Summary, WindowResult
-from wxcc_stream.reconcile.kafka import JobTopics, read_records
-from wxcc_stream.reconcile.run import JobConfig, run_job
+from wxcc_stream.reconcile.job import PlanRequest
+from wxcc_stream.reconcile.kafka import read_records
+from wxcc_stream.reconcile.run import run_job
 from wxcc_stream.schemas.cloudevent import parse_event_bytes
 
 pytestmark = pytest.mark.broker
@@ -230,26 +228,13 @@ async def test_a_summary_corrects_a_task_the_worker_has_already_compacted(
                 assert loop.time() < deadline, "the ended tasks were not compacted"
                 await asyncio.sleep(0.5)
 
-            app = build_app(scenario, ApiSimConfig(tokens=TOKENS))
-            async with serve(app) as base, aiohttp.ClientSession() as http:
-                client = WxccApiClient(
-                    ClientConfig(
-                        base_url=base,
-                        token_url=f"{base}/v1/access_token",
-                        credentials=Credentials(TOKENS.client_id, TOKENS.client_secret),
-                    ),
-                    http,
-                )
-                job = JobConfig(
-                    bootstrap=settings.kafka.bootstrap,
-                    topics=JobTopics.from_settings(settings),
-                    origin=Origin(scenario.config.org_id, scenario.config.source),
-                )
+            async with api_client(scenario) as client:
+                job = job_config(settings, scenario)
                 request = PlanRequest(
                     now_ms=SPAN[1], settle_ms=0, lookback_ms=0, window_ms=HOUR_MS,
                     since=SPAN[0], until=SPAN[1],
                 )  # fmt: skip
-                summary = await run_job(client, job, request, _Quiet(), lambda: SPAN[1])
+                summary = await run_job(client, job, request, Seen(), lambda: SPAN[1])
             assert summary.total("summaries") == len(scenario.task_truth)
 
             deadline = loop.time() + 60
@@ -263,11 +248,3 @@ async def test_a_summary_corrects_a_task_the_worker_has_already_compacted(
         worker.assert_running()
     finally:
         worker.stop()
-
-
-class _Quiet:
-    def planned(self, summary: Summary) -> None:
-        del summary
-
-    def window_done(self, result: WindowResult) -> None:
-        del result

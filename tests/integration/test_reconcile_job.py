@@ -6,16 +6,14 @@ a run that stops midway resumes at its checkpoint, and a dry run publishes nothi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.e2e.harness import produce_raw, raw_records
 from tests.kafka_helpers import create_topics
+from tests.reconcile_support import Seen, Stop, api_client, job_config
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.devtools.scenario import (
     HOUR_MS,
@@ -25,12 +23,10 @@ from wxcc_stream.devtools.scenario import (
     damage,
     generate,
 )
-from wxcc_stream.devtools.wxcc_api import ApiSimConfig, TokenSettings, build_app, serve
 from wxcc_stream.projections.task_summary import RECONCILED_TYPE
-from wxcc_stream.reconcile import ClientConfig, Credentials, WxccApiClient
-from wxcc_stream.reconcile.events import Origin
-from wxcc_stream.reconcile.job import PlanRequest, Summary, WindowResult
-from wxcc_stream.reconcile.kafka import JobTopics, read_checkpoint, read_records
+from wxcc_stream.reconcile import WxccApiClient
+from wxcc_stream.reconcile.job import PlanRequest
+from wxcc_stream.reconcile.kafka import read_checkpoint, read_records
 from wxcc_stream.reconcile.records import identity_of
 from wxcc_stream.reconcile.run import JobConfig, fetch_window, mapped_events, run_job
 from wxcc_stream.reconcile.windows import Window
@@ -40,7 +36,6 @@ pytestmark = pytest.mark.broker
 
 DAY = ScenarioConfig(seed=21, agents=6, teams=2, queues=2, duration_ms=2 * HOUR_MS)
 DAMAGE = DamageConfig(seed=3, shuffle_window_ms=5_000, duplicate_fraction=0.10, drop_fraction=0.05)
-SIM_TOKENS = TokenSettings()
 SPAN = (DAY.start_ms - HOUR_MS, DAY.end_ms + 3 * HOUR_MS)
 
 
@@ -59,49 +54,6 @@ def _request(**changes: Any) -> PlanRequest:
         "until": SPAN[1],
     }
     return PlanRequest(**(fields | changes))
-
-
-class _Seen:
-    """Progress that keeps the windows; `stop_after` stops the run there (a crash)."""
-
-    def __init__(self, stop_after: int | None = None) -> None:
-        self.results: list[WindowResult] = []
-        self.stop_after = stop_after
-
-    def planned(self, summary: Summary) -> None:
-        del summary
-
-    def window_done(self, result: WindowResult) -> None:
-        self.results.append(result)
-        if self.stop_after is not None and len(self.results) >= self.stop_after:
-            raise _Stop
-
-
-class _Stop(Exception):
-    pass
-
-
-@asynccontextmanager
-async def _client(scenario: Scenario) -> AsyncIterator[WxccApiClient]:
-    app = build_app(scenario, ApiSimConfig(tokens=SIM_TOKENS))
-    async with serve(app) as base, aiohttp.ClientSession() as http:
-        config = ClientConfig(
-            base_url=base,
-            token_url=f"{base}/v1/access_token",
-            credentials=Credentials(SIM_TOKENS.client_id, SIM_TOKENS.client_secret),
-            wait_initial_s=0.01,
-            max_backoff_s=0.05,
-        )
-        yield WxccApiClient(config, http)
-
-
-def _job(settings: Settings, scenario: Scenario, *, dry_run: bool = False) -> JobConfig:
-    return JobConfig(
-        bootstrap=settings.kafka.bootstrap,
-        topics=JobTopics.from_settings(settings),
-        origin=Origin(scenario.config.org_id, scenario.config.source),
-        dry_run=dry_run,
-    )
 
 
 async def _deliver_damaged(settings: Settings, scenario: Scenario) -> list[dict[str, Any]]:
@@ -145,11 +97,11 @@ async def test_a_run_injects_what_the_webhooks_lost_and_a_second_run_nothing(
 ) -> None:
     scenario = _scenario()
     delivered = await _deliver_damaged(settings, scenario)
-    job = _job(settings, scenario)
-    async with _client(scenario) as client:
+    job = job_config(settings, scenario)
+    async with api_client(scenario) as client:
         api, lost, summaries = await _api_identities(client, job, delivered)
-        first = await run_job(client, job, _request(), _Seen(), lambda: SPAN[1])
-        second = await run_job(client, job, _request(), _Seen(), lambda: SPAN[1])
+        first = await run_job(client, job, _request(), Seen(), lambda: SPAN[1])
+        second = await run_job(client, job, _request(), Seen(), lambda: SPAN[1])
 
     injected = await _reconciled_in_raw(settings)
     assert {identity_of(e) for e in injected} == lost | summaries
@@ -173,13 +125,13 @@ async def test_a_run_injects_what_the_webhooks_lost_and_a_second_run_nothing(
 async def test_a_run_stopped_midway_resumes_at_its_checkpoint(settings: Settings) -> None:
     scenario = _scenario()
     delivered = await _deliver_damaged(settings, scenario)
-    job = _job(settings, scenario)
-    async with _client(scenario) as client:
+    job = job_config(settings, scenario)
+    async with api_client(scenario) as client:
         _, lost, summaries = await _api_identities(client, job, delivered)
-        stopped = _Seen(stop_after=2)
-        with pytest.raises(_Stop):
+        stopped = Seen(stop_after=2)
+        with pytest.raises(Stop):
             await run_job(client, job, _request(), stopped, lambda: SPAN[1])
-        resumed = await run_job(client, job, _request(), _Seen(), lambda: SPAN[1])
+        resumed = await run_job(client, job, _request(), Seen(), lambda: SPAN[1])
 
     assert resumed.plan.resumed_from == stopped.results[-1].window.end
     assert len(resumed.windows) == 6 - 2
@@ -192,9 +144,9 @@ async def test_a_dry_run_reports_and_publishes_nothing(settings: Settings) -> No
     scenario = _scenario()
     await _deliver_damaged(settings, scenario)
     before = await _count(settings, settings.topic.raw)
-    job = _job(settings, scenario, dry_run=True)
-    async with _client(scenario) as client:
-        summary = await run_job(client, job, _request(), _Seen(), lambda: SPAN[1])
+    job = job_config(settings, scenario, dry_run=True)
+    async with api_client(scenario) as client:
+        summary = await run_job(client, job, _request(), Seen(), lambda: SPAN[1])
     assert summary.total("injected") > 0  # what it would inject
     # no worker ran, so every entity is missing from the (empty) projections
     assert summary.disagreements["task.missing"] == len(scenario.task_truth)
