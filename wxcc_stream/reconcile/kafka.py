@@ -74,7 +74,8 @@ async def read_records(bootstrap: str, topic: str, since_ms: int | None) -> Asyn
     except KafkaError as err:
         raise KafkaFailed(f"cannot read {topic}: {err}") from err
     try:
-        await consumer._client.force_metadata_update()  # a topic may be new
+        # aiokafka has no public refresh that fills partitions_for_topic: a topic may be new
+        await consumer._client.force_metadata_update()
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not parts:
             return
