@@ -3,6 +3,7 @@ current projections, and an idempotent acks=all producer for what it injects."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,9 +75,14 @@ async def read_records(bootstrap: str, topic: str, since_ms: int | None) -> Asyn
     except KafkaError as err:
         raise KafkaFailed(f"cannot read {topic}: {err}") from err
     try:
-        # aiokafka has no public refresh that fills partitions_for_topic: a topic may be new
-        await consumer._client.force_metadata_update()
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        parts: list[TopicPartition] = []
+        for _ in range(5):  # a loaded broker may answer before it lists a topic
+            # aiokafka has no public refresh that fills partitions_for_topic
+            await consumer._client.force_metadata_update()
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            if parts:
+                break
+            await asyncio.sleep(0.2)
         if not parts:
             return
         consumer.assign(parts)
