@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Final
 
-from wxcc_stream.processors.core.chunks import on_remove
+from wxcc_stream.processors.core.history import History
 from wxcc_stream.processors.core.log import EventRef, Held, SortKey
 from wxcc_stream.processors.core.outcome import Conflict, Duplicate, DuplicateReason
 from wxcc_stream.processors.core.refold import stale_from
@@ -60,8 +60,8 @@ def dedupe(w: Working, event: Event, key: SortKey, ref: EventRef) -> int:
     match = _semantic_match(w, event, key)
     if match is None:
         return NEW
-    entries, position = match
-    other_held = entries[position]
+    in_history, position = match
+    other_held = w.history[position] if in_history else w.buffer[position]
     other = w.event_of(other_held)
     if ref > other_held.ref:
         w.duplicates.append(Duplicate(event, other, DuplicateReason.SEMANTIC))
@@ -70,11 +70,11 @@ def dedupe(w: Working, event: Event, key: SortKey, ref: EventRef) -> int:
     del w.own_index()[other_held.ref]
     if other_held.key in w.pending:
         del w.own_pending()[other_held.key]
-    del entries[position]
-    if entries is w.history:
-        on_remove(w, position)
+    if in_history:
+        w.history.remove(position, w.now_ms)
         stale_from(w, position)
         return REPLACES_FOLDED
+    del w.buffer[position]
     return NEW
 
 
@@ -82,21 +82,25 @@ def _prefix(held: Held) -> tuple[int, int]:
     return held.key[:2]
 
 
-def _semantic_match(w: Working, event: Event, key: SortKey) -> tuple[list[Held], int] | None:
-    """A held event with the same semantic identity: same createdTime and type, so the
-    same (createdTime, tiebreak) prefix of the sort key, so adjacent in a sorted list."""
+def _semantic_match(w: Working, event: Event, key: SortKey) -> tuple[bool, int] | None:
+    """(in the history, position) of a held event with the same semantic identity: same
+    createdTime and type, so the same (createdTime, tiebreak) prefix of the sort key, so
+    adjacent in a sorted sequence."""
     identity: SemanticIdentity | None = None
     prefix = key[:2]
     kind, entity_id = w.log.kind, w.log.entity_id
-    for entries in (w.history, w.buffer):
+    for in_history, entries in ((True, w.history), (False, w.buffer)):
         if not entries or entries[-1].key[0] < key[0]:
             continue
-        i = bisect_left(entries, prefix, key=_prefix)
+        if isinstance(entries, History):
+            i = entries.bisect(prefix)
+        else:
+            i = bisect_left(entries, prefix, key=_prefix)
         while i < len(entries) and entries[i].key[:2] == prefix:
             if identity is None:
                 identity = semantic_identity(kind, entity_id, event)
             other = w.event_of(entries[i])
             if semantic_identity(kind, entity_id, other) == identity:
-                return entries, i
+                return in_history, i
             i += 1
     return None

@@ -3,7 +3,6 @@ the base and forgotten, and a quiet ended entity keeps only its final projection
 
 from __future__ import annotations
 
-from wxcc_stream.processors.core.chunks import on_clear, on_prune
 from wxcc_stream.processors.core.log import NO_REFS, NONE
 from wxcc_stream.processors.core.outcome import BeyondHorizon, BeyondReason
 from wxcc_stream.processors.core.policy import Policy
@@ -59,7 +58,7 @@ def set_aside(w: Working, event: Event) -> None:
     """Report a late event the policy does not fold (`OnLate.SET_ASIDE`); its floor is the
     createdTime of the newest released event."""
     assert w.watermark is not None  # there is a released event
-    _report(w, event, w.history[-1].key[0], BeyondReason.SET_ASIDE)
+    _report(w, event, w.history.last().key[0], BeyondReason.SET_ASIDE)
 
 
 def _report(w: Working, event: Event, floor: int, reason: BeyondReason) -> None:
@@ -97,11 +96,10 @@ def prune(w: Working) -> None:
         # the base moves forward by the pruned events (each is folded here once more)
         w.base = state_after(w, count)
         index = w.own_index()
-        for held in w.history[:count]:
+        for held in w.history.oldest(count):
             key = held.key
             del index[key[3], key[2]]
-        del w.history[:count]
-        on_prune(w, count)
+        w.history.drop_oldest(count)
         base = w.base.revision
         if w.recent is not None and w.recent.revision <= base:
             w.recent = None
@@ -129,7 +127,6 @@ def compact(w: Working, now_ms: int) -> bool:
         return False
     w.base = w.state
     w.history.clear()
-    on_clear(w)
     w.index = NO_REFS
     w.checkpoints = NONE
     w.recent = None

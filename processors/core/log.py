@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from operator import attrgetter
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from immutables import Map
 
-from wxcc_stream.processors.storage.rows import Defaults, decode_row, encode_row
+from wxcc_stream.processors.core.held import EventRef, Held, SortKey, held_key
+from wxcc_stream.processors.core.history import Chunk, History
+from wxcc_stream.processors.storage.rows import Defaults, encode_row
 from wxcc_stream.projections.event_order import OTHER_RANK
 from wxcc_stream.projections.fold import document_bytes
 from wxcc_stream.projections.registry import KINDS, ProjectionState
@@ -24,6 +25,7 @@ __all__ = [
     "EntityLog",
     "EventRef",
     "Held",
+    "History",
     "SortKey",
     "held_count",
     "held_key",
@@ -33,58 +35,6 @@ __all__ = [
     "projection_bytes",
     "sort_key",
 ]
-
-EventRef = tuple[str, str]
-"""(source, id): the vendor's identity of an event."""
-SortKey = tuple[int, int, str, str]
-"""The contract order (createdTime, tiebreak, id), then source so the order is total."""
-
-
-class Held(NamedTuple):
-    """An event the log holds: its sort key, processing-time arrival and row.
-
-    Immutable, and the same value from arrival to pruning. A NamedTuple rather than a frozen
-    dataclass: one is built for every event taken, and a frozen dataclass costs about four
-    times as much to build.
-    """
-
-    key: SortKey
-    arrived_ms: int
-    # encoded once on arrival, so writing the table value does not re-encode the history
-    row: bytes
-    defaults: Defaults  # the log's, shared: what the row leaves out
-
-    @property
-    def event(self) -> Event:
-        """The event, decoded from the row."""
-        return decode_row(self.row, self.defaults)
-
-    @property
-    def ref(self) -> EventRef:
-        """(source, id)."""
-        return (self.key[3], self.key[2])
-
-
-class Chunk(NamedTuple):
-    """One sealed run of history events, stored under its own key.
-
-    `size` rows are stored; the first `skip` of them were pruned since, so the chunk holds
-    history events `size - skip` long. `sealed_ms` is the processing time of the step that
-    stored it (a replay of that step's records stores it again, see `restore_since`).
-    """
-
-    seq: int
-    size: int
-    skip: int
-    sealed_ms: int
-
-    @property
-    def live(self) -> int:
-        """How many history events the chunk holds."""
-        return self.size - self.skip
-
-
-held_key = attrgetter("key")
 
 
 def sort_key(kind: EntityKind, event: Event) -> SortKey:
@@ -137,7 +87,7 @@ class EntityLog:
     entity_id: str
     state: ProjectionState
     base: ProjectionState
-    history: tuple[Held, ...] = ()
+    history: History = field(default_factory=History)
     buffer: tuple[Held, ...] = ()
     watermark: int | None = None
     floor: int | None = None
@@ -150,13 +100,25 @@ class EntityLog:
         default_factory=_none, compare=False, repr=False
     )
     recent: ProjectionState | None = field(default=None, compare=False, repr=False)
-    # how the history is stored (core/chunks.py): sealed chunks, then the tail
-    chunks: tuple[Chunk, ...] = field(default=(), compare=False, repr=False)
-    sealed: int = field(default=0, compare=False, repr=False)  # history events in chunks
-    next_chunk: int = field(default=0, compare=False, repr=False)
-    # what the step that made this value changed in storage: chunks to write, to delete
-    unsaved: frozenset[int] = field(default=frozenset(), compare=False, repr=False)
-    dropped: tuple[int, ...] = field(default=(), compare=False, repr=False)
+
+    # how the history is stored (core/history.py), and what the step that made this value
+    # changed there: the chunks to write and those to delete
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return self.history.chunks
+
+    @property
+    def sealed(self) -> int:
+        return self.history.sealed
+
+    @property
+    def unsaved(self) -> set[int]:
+        return self.history.unsaved
+
+    @property
+    def dropped(self) -> list[int]:
+        return self.history.dropped
 
     def __post_init__(self) -> None:
         if not self.index and (self.history or self.buffer):

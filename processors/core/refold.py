@@ -6,10 +6,7 @@ The refold starts at the last projection known before the insert: a checkpoint (
 
 from __future__ import annotations
 
-from bisect import bisect_left
-
-from wxcc_stream.processors.core.chunks import on_insert
-from wxcc_stream.processors.core.log import Held, held_key
+from wxcc_stream.processors.core.held import Held
 from wxcc_stream.processors.core.working import Working
 from wxcc_stream.projections.registry import ProjectionState
 from wxcc_stream.schemas.event import Event
@@ -23,9 +20,8 @@ a late correction refolds at most this many more events, for 1/16 of the states 
 
 def insert_late(w: Working, held: Held, event: Event) -> None:
     """Put an event into the history behind released ones: a late event."""
-    position = bisect_left(w.history, held.key, key=held_key)
-    w.history.insert(position, held)
-    on_insert(w, position)
+    position = w.history.bisect(held.key)
+    w.history.insert(position, held, w.now_ms)
     stale_from(w, position)
     w.late.append(event)
 
@@ -64,9 +60,9 @@ def state_after(w: Working, count: int) -> ProjectionState:
     history = w.history
     evolve = w.spec.evolve
     before = state
-    for i in range(state.revision - base, count):
+    for held in history.range(state.revision - base, count):
         before = state
-        state = evolve(before, w.event_of(history[i]))
+        state = evolve(before, w.event_of(held))
         if not state.revision % CHECKPOINT_EVERY:
             w.own_checkpoints()[state.revision] = state
     if count == len(history) and before is not state:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from wxcc_stream.processors.core.chunks import seal
 from wxcc_stream.processors.core.dedupe import DROPPED, REPLACES_FOLDED, dedupe
 from wxcc_stream.processors.core.horizon import beyond, compact, prune, quiet, set_aside
 from wxcc_stream.processors.core.log import EntityLog, Held
@@ -37,7 +36,7 @@ def _take(w: Working, event: Event, now_ms: int) -> None:
     if verdict == DROPPED:
         return
     replaces_folded = verdict == REPLACES_FOLDED
-    late = not replaces_folded and bool(w.history) and key < w.history[-1].key
+    late = not replaces_folded and bool(w.history) and key < w.history.last().key
     if late and w.policy.on_late is OnLate.SET_ASIDE:
         set_aside(w, event)
         return
@@ -73,7 +72,7 @@ def accept_many(
     release_due_in(w, now_ms)
     settle(w)
     prune(w)
-    seal(w)
+    w.history.seal(w.now_ms, w.restore_since)
     return w.finish()
 
 
@@ -101,7 +100,7 @@ def release_due(log: EntityLog, *, now_ms: int, policy: Policy) -> tuple[EntityL
     settle(w)
     prune(w)
     compacted = compact(w, now_ms)
-    seal(w)
+    w.history.seal(w.now_ms, w.restore_since)
     return w.finish(compacted=compacted)
 
 
@@ -114,7 +113,7 @@ def drain(log: EntityLog, *, policy: Policy) -> tuple[EntityLog, Outcome]:
     release_all(w)
     settle(w)
     prune(w)
-    seal(w)
+    w.history.seal(w.now_ms, w.restore_since)
     return w.finish()
 
 

@@ -36,12 +36,10 @@ class Working:
         "beyond",
         "buffer",
         "checkpoints",
-        "chunks",
         "conflicts",
         "decoded",
         "defaults",
         "dirty_from",
-        "dropped",
         "duplicates",
         "floor",
         "history",
@@ -49,7 +47,6 @@ class Working:
         "last_arrival",
         "late",
         "log",
-        "next_chunk",
         "now_ms",
         "pending",
         "policy",
@@ -58,11 +55,9 @@ class Working:
         "recomputed",
         "released",
         "restore_since",
-        "sealed",
         "spec",
         "state",
         "touched",
-        "unsaved",
         "watermark",
     )
 
@@ -72,7 +67,7 @@ class Working:
         self.now_ms = now_ms
         self.spec: ProjectionKind = KINDS[log.kind]
         self.ranks = self.spec.ranks
-        self.history = list(log.history)
+        self.history = log.history.copy()  # shares the sealed runs
         self.buffer = list(log.buffer)
         # the derived maps are copied on their first change: a tick often changes none
         self.index: Map[EventRef, Held] | MapMutation[EventRef, Held] = log.index
@@ -85,12 +80,6 @@ class Working:
         self.floor = log.floor
         self.last_arrival = log.last_arrival_ms
         self.defaults = log.defaults
-        # the stored layout (core/chunks.py): the first `sealed` history events are in chunks
-        self.chunks = list(log.chunks)
-        self.sealed = log.sealed
-        self.next_chunk = log.next_chunk
-        self.unsaved: set[int] = set()
-        self.dropped: list[int] = []
         # the earliest arrival of a held event this step saw again under its own id
         self.restore_since: int | None = None
         # first history position whose projection is stale (a late insert or removal)
@@ -150,7 +139,7 @@ class Working:
                 log.entity_id,
                 self.state,
                 self.base,
-                tuple(self.history),
+                self.history,
                 tuple(self.buffer),
                 self.watermark,
                 self.floor,
@@ -160,11 +149,6 @@ class Working:
                 self.pending,
                 self.checkpoints,
                 self.recent,
-                tuple(self.chunks),
-                self.sealed,
-                self.next_chunk,
-                frozenset(self.unsaved),
-                tuple(self.dropped),
             )
         if not (self.touched or compacted or self.duplicates or self.conflicts or self.beyond):
             return log, NOTHING

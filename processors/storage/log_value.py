@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from wxcc_stream.processors.core.log import Chunk, EntityLog, Held, SortKey, hold
+from wxcc_stream.processors.core.log import Chunk, EntityLog, Held, History, SortKey, hold
 from wxcc_stream.processors.errors import ProcessorError
 from wxcc_stream.processors.storage.rows import DEFAULT, Defaults, exact
 from wxcc_stream.projections.event_order import OTHER_RANK
@@ -52,26 +52,30 @@ def log_writes(
     or stored again, the head, then the deletions of the chunks it dropped (so a crash
     between them leaves a head whose chunks exist). `whole`: every chunk, for a store that
     holds nothing of this log yet (its pruned rows are gone: those chunks start anew)."""
-    if whole and log.chunks:
+    history = log.history
+    if whole and history.chunks:
         log = _restarted(log)
+        history = log.history
     writes: list[tuple[bytes, bytes | None]] = []
-    if log.unsaved:
-        start = 0
-        for chunk in log.chunks:
-            live = chunk.size - chunk.skip
-            if chunk.seq in log.unsaved:
-                rows = [h.row for h in log.history[start : start + live]]
+    if history.unsaved:
+        for run, chunk in enumerate(history.chunks):
+            if chunk.seq in history.unsaved:
+                rows = history.rows(run)
                 writes.append((chunk_key(entity_key, chunk.seq), b"[%s]" % b",".join(rows)))
-            start += live
     writes.append((entity_key, encode_log(log)))
-    writes.extend((chunk_key(entity_key, seq), None) for seq in log.dropped)
+    writes.extend((chunk_key(entity_key, seq), None) for seq in history.dropped)
     return writes
 
 
 def _restarted(log: EntityLog) -> EntityLog:
     """`log` with every chunk to be written, none skipping rows it no longer has."""
-    chunks = tuple(Chunk(c.seq, c.size - c.skip, 0, c.sealed_ms) for c in log.chunks)
-    return replace(log, chunks=chunks, unsaved=frozenset(c.seq for c in chunks), dropped=())
+    old = log.history
+    chunks = [
+        Chunk(c.seq, len(run), 0, c.sealed_ms) for c, run in zip(old.chunks, old.runs, strict=True)
+    ]
+    history = History(old.runs, chunks, old.tail, old.next_chunk)
+    history.unsaved = {c.seq for c in chunks}
+    return replace(log, history=history)
 
 
 def encode_log(log: EntityLog) -> bytes:
@@ -89,7 +93,7 @@ def encode_log(log: EntityLog) -> bytes:
         "defaults": log.defaults,
         # flat: [seq, size, skip, sealedMs, seq, ...] (one list, not one per chunk)
         "chunks": list(chain.from_iterable(log.chunks)),
-        "nextChunk": log.next_chunk,
+        "nextChunk": log.history.next_chunk,
     }
     base = log.base
     # a fold's revision counts its events: revision 0 is the initial projection, and equal
@@ -101,7 +105,7 @@ def encode_log(log: EntityLog) -> bytes:
         (
             orjson.dumps(head)[:-1],
             b',"history":[',
-            b",".join([h.row for h in log.history[log.sealed :]]),
+            b",".join([h.row for h in log.history.tail]),
             b'],"buffer":[',
             b",".join([h.row for h in log.buffer]),
             b"]}",
@@ -139,40 +143,45 @@ def _defaults(raw: Any) -> Defaults:
     return (sys.intern(source), org_id)
 
 
-Rows = tuple[Defaults | None, list[Held], list[Held]]
+Rows = tuple[Defaults | None, History, list[Held]]
 
 
-def _rows(doc: Mapping[str, Any], spec: ProjectionKind, sealed: list[Any]) -> Rows:
-    """Format 2 and 3 rows: `sealed` are the raw rows of the history's chunks (format 3),
-    then come the head's own."""
+def _rows(doc: Mapping[str, Any], spec: ProjectionKind, read: ChunkReader | None) -> Rows:
+    """Format 2 and 3 rows: the chunks' (format 3, read with `read`), then the head's."""
+    chunks, runs = _chunks(doc, read) if "chunks" in doc else ([], [])
     if doc["defaults"] is None:
-        if sealed or doc["history"] or doc["buffer"]:
+        if runs or doc["history"] or doc["buffer"]:
             raise ValueError("rows without defaults")
-        return None, [], []
+        return None, History(), []
     defaults = _defaults(doc["defaults"])
-    history = [_held(h, spec, defaults) for h in (*sealed, *doc["history"])]
+    history = History(
+        (tuple(_held(h, spec, defaults) for h in run) for run in runs),
+        chunks,
+        (_held(h, spec, defaults) for h in doc["history"]),
+        doc.get("nextChunk", 0),
+    )
     return defaults, history, [_held(h, spec, defaults) for h in doc["buffer"]]
 
 
 def _chunks(doc: Mapping[str, Any], read: ChunkReader | None) -> tuple[list[Chunk], list[Any]]:
-    """Format 3: the chunk layout and the rows of the chunks' history events, read."""
+    """Format 3: the chunk layout and each chunk's rows still in the history, read."""
     flat = doc["chunks"]
     if len(flat) % 4 or not all(type(v) is int for v in flat):
         raise LogDecodeError(f"chunk layout of {doc['entityId']!r} is not [seq, size, skip, ms]*")
     chunks = [Chunk(*flat[i : i + 4]) for i in range(0, len(flat), 4)]
     if chunks and read is None:
         raise LogDecodeError("entity log has chunks, and no way to read them was given")
-    rows: list[Any] = []
+    runs: list[Any] = []
     for chunk in chunks:
         assert read is not None
         raw = read(chunk.seq)
         if raw is None:
             raise LogDecodeError(f"chunk {chunk.seq} of {doc['entityId']!r} is missing")
         stored = orjson.loads(raw)
-        if not isinstance(stored, list) or len(stored) != chunk.size:
+        if not isinstance(stored, list) or len(stored) != chunk.size or chunk.skip >= chunk.size:
             raise LogDecodeError(f"chunk {chunk.seq} of {doc['entityId']!r} is not its rows")
-        rows.extend(stored[chunk.skip :])
-    return chunks, rows
+        runs.append(stored[chunk.skip :])
+    return chunks, runs
 
 
 def _rows_v1(doc: Mapping[str, Any], kind: EntityKind) -> Rows:
@@ -181,10 +190,10 @@ def _rows_v1(doc: Mapping[str, Any], kind: EntityKind) -> Rows:
     parts = [[(int(a), Event.from_dict(e)) for a, e in doc[name]] for name in ("history", "buffer")]
     first = next((e for part in parts for _, e in part), None)
     if first is None:
-        return None, [], []
+        return None, History(), []
     defaults = (sys.intern(first.ce_source), first.org_id)
     history, buffer = ([hold(kind, e, a, defaults) for a, e in part] for part in parts)
-    return defaults, history, buffer
+    return defaults, History.of(history), buffer
 
 
 def decode_log(raw: bytes, read: ChunkReader | None = None) -> EntityLog:
@@ -202,7 +211,6 @@ def decode_log(raw: bytes, read: ChunkReader | None = None) -> EntityLog:
         spec = KINDS[kind]
         entity_id = doc["entityId"]
         state = spec.from_dict(doc["state"])
-        chunks: list[Chunk] = []
         if found == 1:
             base = spec.from_dict(doc["base"])
             defaults, history, buffer = _rows_v1(doc, kind)
@@ -213,24 +221,18 @@ def decode_log(raw: bytes, read: ChunkReader | None = None) -> EntityLog:
                 base = spec.initial(entity_id)
             else:
                 base = spec.from_dict(doc["base"])
-            sealed: list[Any] = []
-            if found == 3:
-                chunks, sealed = _chunks(doc, read)
-            defaults, history, buffer = _rows(doc, spec, sealed)
+            defaults, history, buffer = _rows(doc, spec, read)
         return EntityLog(
             kind=kind,
             entity_id=entity_id,
             state=state,
             base=base,
-            history=tuple(history),
+            history=history,
             buffer=tuple(buffer),
             watermark=doc["watermark"],
             floor=doc["floor"],
             last_arrival_ms=doc["lastArrivalMs"],
             defaults=defaults,
-            chunks=tuple(chunks),
-            sealed=sum(c.size - c.skip for c in chunks),
-            next_chunk=doc.get("nextChunk", 0),
         )
     except LogDecodeError:
         raise

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.event_builders import AGENT, agent_event
-from wxcc_stream.processors.core.chunks import CHUNK_SIZE
+from wxcc_stream.processors.core.held import Held
+from wxcc_stream.processors.core.history import CHUNK_SIZE, History
 from wxcc_stream.processors.core.log import EntityLog, new_log
 from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.step import accept_many, drain, release_due
@@ -155,7 +156,7 @@ def test_a_compacted_log_drops_every_chunk() -> None:
     assert out.compacted
     table.write(log)
     assert table.chunk_keys() == set()
-    assert log.chunks == ()
+    assert log.chunks == []
     assert table.read() == log
 
 
@@ -193,3 +194,47 @@ def test_a_head_with_chunks_needs_a_way_to_read_them() -> None:
     with pytest.raises(LogDecodeError, match="no way to read them"):
         decode_log(table.values[KEY])
     assert orjson.loads(table.values[KEY])["format"] == 3
+
+
+def held(n: int) -> Held:
+    return Held((n, 0, f"id{n}", "s"), n, b"[%d]" % n, ("s", None))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from("aiprds"), st.integers(0, 10**6)), min_size=1, max_size=200)
+)
+def test_a_history_behaves_as_the_list_it_stands_for(ops: list[tuple[str, int]]) -> None:
+    model: list[Held] = []
+    history = History()
+    for n, (op, r) in enumerate(ops):
+        history = history.copy()  # every step starts from a copy, as Working does
+        if op == "a":
+            model.append(held(n))
+            history.append(held(n))
+        elif op == "i":
+            at = r % (len(model) + 1)
+            model.insert(at, held(n))
+            history.insert(at, held(n), now_ms=n)
+        elif op == "r" and model:
+            at = r % len(model)
+            del model[at]
+            history.remove(at, now_ms=n)
+        elif op == "p" and model:
+            count = r % (len(model) + 1)
+            assert history.oldest(count) == model[:count]
+            del model[:count]
+            history.drop_oldest(count)
+        elif op == "d":
+            model.clear()
+            history.clear()
+        history.seal(now_ms=n, restore_since=None)
+        assert list(history) == model
+        assert len(history) == len(model)
+        assert [history[i] for i in range(len(model))] == model
+        if model:
+            start = r % len(model)
+            assert list(history.range(start, len(model))) == model[start:]
+            assert history.last() == model[-1]
+        assert len(history.tail) < CHUNK_SIZE
+        assert [len(run) for run in history.runs] == [c.size - c.skip for c in history.chunks]
