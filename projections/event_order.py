@@ -31,6 +31,7 @@ TIEBREAK: Mapping[EntityKind, Mapping[str, int]] = {
         "agent:channel_state_change": 10,
         "task:ended": 11,
         "capture:available": 12,
+        "task:reconciled": 13,  # the authoritative summary, after every fact it sums up
     },
 }
 

@@ -8,10 +8,17 @@ those of docs/projections.md, "task-lifecycle".
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from wxcc_stream.projections.fold import SCHEMA_VERSION, TimeInState, add_time, lower_state
+from wxcc_stream.projections.task_summary import (
+    RECONCILED_TYPE,
+    Final,
+    merged,
+    summary_facts,
+    with_final,
+)
 from wxcc_stream.schemas.event import Event
 
 ENDED = "ended"
@@ -88,6 +95,7 @@ class TaskLifecycle:
     terminating_party: Any = None
     reason: Any = None
     captures: tuple[str, ...] = ()
+    final: Final = ()  # the authoritative summary's facts (task_summary.py)
     last_event_time: int | None = None
     last_event_id: str | None = None
     revision: int = 0
@@ -178,6 +186,23 @@ def _capture(state: TaskLifecycle, event: Event) -> Changes:
     return {"captures": tuple(sorted((*state.captures, path)))}
 
 
+def _summary(state: TaskLifecycle, event: Event) -> Changes:
+    facts = summary_facts(event)
+    return {"final": merged(state.final, facts)} if facts else {}
+
+
+def summary_on_final(
+    state: TaskLifecycle, event: Event, *, always: bool = False
+) -> TaskLifecycle | None:
+    """A projection corrected by a summary that arrives after the history it would fold
+    behind is gone (the summary overlays the fold, so it needs none): a new revision, or
+    None when the summary changes nothing (a repeat), unless `always`."""
+    changes = _summary(state, event)
+    if not changes or (changes["final"] == state.final and not always):
+        return None
+    return replace(state, final=changes["final"], revision=state.revision + 1)
+
+
 def _first(pair: tuple[str, Leg]) -> str:
     return pair[0]
 
@@ -216,6 +241,7 @@ _HANDLERS: Mapping[str, Callable[[TaskLifecycle, Event], Changes]] = {
     "task:conference-done": _nothing,
     "task:ended": _ended,
     "capture:available": _capture,
+    RECONCILED_TYPE: _summary,
     "agent:state_change": _leg,
     "agent:channel_state_change": _leg,  # the v2 spelling of the same change
 }
@@ -282,6 +308,7 @@ def _counted(state: TaskLifecycle, changes: Changes, event: Event) -> TaskLifecy
         get("terminating_party", state.terminating_party),
         get("reason", state.reason),
         get("captures", state.captures),
+        get("final", state.final),
         event.created_time,
         event.ce_id,
         state.revision + 1,
@@ -311,7 +338,7 @@ def task_document(state: TaskLifecycle) -> dict[str, Any]:
         else None
     )
     wrap_up = sum(dict(leg.time_in_state).get("wrapup", 0) for _, leg in state.legs)
-    return {
+    document = {
         "taskId": state.task_id,
         "orgId": state.org_id,
         "channelType": state.channel_type,
@@ -344,6 +371,7 @@ def task_document(state: TaskLifecycle) -> dict[str, Any]:
         "revision": state.revision,
         "schema_version": SCHEMA_VERSION,
     }
+    return with_final(document, state.final) if state.final else document
 
 
 def task_to_dict(state: TaskLifecycle) -> dict[str, Any]:
@@ -378,6 +406,7 @@ def task_to_dict(state: TaskLifecycle) -> dict[str, Any]:
         "lastEventTime": state.last_event_time,
         "lastEventId": state.last_event_id,
         "revision": state.revision,
+        **({"final": dict(state.final)} if state.final else {}),
     }
 
 
@@ -421,6 +450,7 @@ def task_from_dict(raw: Mapping[str, Any]) -> TaskLifecycle:
         terminating_party=raw["terminatingParty"],
         reason=raw["reason"],
         captures=tuple(raw["captures"]),
+        final=tuple(sorted((raw.get("final") or {}).items())),
         last_event_time=raw["lastEventTime"],
         last_event_id=raw["lastEventId"],
         revision=raw["revision"],

@@ -9,6 +9,8 @@ from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.refold import state_after
 from wxcc_stream.processors.core.reorder import release
 from wxcc_stream.processors.core.working import Working
+from wxcc_stream.projections.task_lifecycle import TaskLifecycle, summary_on_final
+from wxcc_stream.projections.task_summary import summary_facts
 from wxcc_stream.schemas.event import Event
 
 __all__ = ["beyond", "compact", "prune", "quiet", "set_aside"]
@@ -24,7 +26,32 @@ def beyond(w: Working, event: Event) -> None:
         if event.created_time < w.watermark - w.policy.horizon_ms
         else BeyondReason.COMPACTED
     )
+    if _corrects_final(w, event):
+        return
     _report(w, event, w.floor, reason)
+
+
+def _corrects_final(w: Working, event: Event) -> bool:
+    """A reconciled task summary still corrects its task however old it is, even with
+    the history it would fold behind pruned or compacted (docs/reconciliation.md, "Age"):
+    its facts overlay the fold, so they are applied to the state and to the base (both a
+    revision further; the cached states are dropped) and it is reported as a late event;
+    a repeat that changes nothing is dropped."""
+    state, base = w.state, w.base
+    if not isinstance(state, TaskLifecycle) or not isinstance(base, TaskLifecycle):
+        return False
+    if not summary_facts(event):
+        return False
+    corrected = summary_on_final(state, event)
+    if corrected is not None:
+        w.state = corrected
+        w.base = summary_on_final(base, event, always=True) or base
+        if w.checkpoints:
+            w.own_checkpoints().clear()
+        w.recent = None
+        w.late.append(event)
+        w.touched = True
+    return True
 
 
 def set_aside(w: Working, event: Event) -> None:

@@ -80,6 +80,10 @@ class TopicSettings:
     def late(self) -> str:
         return self.name("late")
 
+    @property
+    def reconcile_checkpoints(self) -> str:
+        return self.name("reconcile-checkpoints")
+
 
 @dataclass(frozen=True, slots=True)
 class IngressSettings:
@@ -208,6 +212,17 @@ class ReconcileSettings:
     max_backoff_s: float = 60.0
     request_timeout_s: float = 60.0
     activity_page_size: int = 1000
+    # the job: the `source` its events carry (the org's webhook subscription,
+    # /com/cisco/wxcc/{subscriptionId}, as the ingress allow-lists it)
+    source: str = ""
+    # the type the org's feed uses for state changes (v2: agent:channel_state_change)
+    state_change_type: str = "agent:state_change"
+    # reconcile up to now - settle (the APIs' records of the last minutes may still change)
+    settle_ms: int = 1_800_000
+    # a first run (no checkpoint) starts this long before now - settle
+    lookback_ms: int = 86_400_000
+    # one window per checkpoint, progress step and loss-rate figure
+    window_ms: int = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +333,8 @@ def _check(settings: Settings) -> None:
         "WXCC_RECONCILE_REQUESTS_PER_MINUTE": settings.reconcile.requests_per_minute,
         "WXCC_RECONCILE_ATTEMPTS": settings.reconcile.attempts,
         "WXCC_RECONCILE_REQUEST_TIMEOUT_S": settings.reconcile.request_timeout_s,
+        "WXCC_RECONCILE_LOOKBACK_MS": settings.reconcile.lookback_ms,
+        "WXCC_RECONCILE_WINDOW_MS": settings.reconcile.window_ms,
         "WXCC_SINK_BATCH_MAX_RECORDS": settings.sink.batch_max_records,
         "WXCC_SINK_RETRY_S": settings.sink.retry_s,
     }

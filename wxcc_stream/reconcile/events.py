@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from wxcc_stream.projections.task_summary import RECONCILED_TYPE
 from wxcc_stream.schemas.models import RECONCILED_ATTRIBUTE
 
 ID_NAMESPACE = uuid.UUID("2f7c1d7e-8d0e-4d55-9a3b-5b0b7e0d2a61")
@@ -155,6 +156,40 @@ def task_events(record: Mapping[str, Any], origin: Origin) -> list[dict[str, Any
         }
         events.append(cloud_event("task:ended", _present(fields), origin))
     return events
+
+
+def task_summary_event(record: Mapping[str, Any], origin: Origin) -> dict[str, Any] | None:
+    """The authoritative summary (`task:reconciled`) of a final task record, at its end:
+    the facts the API knows for certain once the task is over, which override what lost
+    webhooks left wrong (docs/projections.md). None while the task is still going.
+
+    Talk and ring times and the terminating party are only given for a task an agent
+    took (`lastAgent`): for one abandoned in the queue the API's zeros are not the
+    projection's nulls."""
+    task_id, ended = record.get("id"), epoch_ms(record.get("endedTime"))
+    if not task_id or ended is None or record.get("isActive") is not False:
+        return None
+    queue = record.get("lastQueue") or {}
+    fields: dict[str, Any] = {
+        "taskId": task_id,
+        "createdTime": ended,
+        "status": "ended",
+        "endedTime": ended,
+        "queueId": queue.get("id"),
+        "holdCount": record.get("holdCount"),
+        "holdMs": record.get("holdDuration"),
+        "consultCount": record.get("consultCount"),
+        "conferenceCount": record.get("conferenceCount"),
+        "wrapUpMs": record.get("wrapupDuration"),
+    }
+    if record.get("lastAgent"):
+        party = record.get("terminatingEnd")
+        fields |= {
+            "ringMs": record.get("ringingDuration"),
+            "talkMs": record.get("connectedDuration"),
+            "terminatingParty": str(party).capitalize() if party else None,
+        }
+    return cloud_event(RECONCILED_TYPE, _present(fields), origin)
 
 
 def unsigned(file_path: str) -> str:
