@@ -23,6 +23,7 @@ from wxcc_stream.schemas.errors import SchemaError
 # A webhook about an event reaches Kafka after the event (its record time is later), so a
 # scan for a window's events starts at the window; the margin allows for clock skew.
 SCAN_MARGIN_MS = 3_600_000
+METADATA_ATTEMPTS = 5
 
 
 class KafkaFailed(ReconcileError):
@@ -75,14 +76,7 @@ async def read_records(bootstrap: str, topic: str, since_ms: int | None) -> Asyn
     except KafkaError as err:
         raise KafkaFailed(f"cannot read {topic}: {err}") from err
     try:
-        parts: list[TopicPartition] = []
-        for _ in range(5):  # a loaded broker may answer before it lists a topic
-            # aiokafka has no public refresh that fills partitions_for_topic
-            await consumer._client.force_metadata_update()
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-            if parts:
-                break
-            await asyncio.sleep(0.2)
+        parts = await _partitions(consumer, topic)
         if not parts:
             return
         consumer.assign(parts)
@@ -105,6 +99,20 @@ async def read_records(bootstrap: str, topic: str, since_ms: int | None) -> Asyn
                     waiting.discard(tp)
     finally:
         await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """The topic's partitions; none if the broker says it does not exist. A metadata
+    request that fails (a loaded broker) is asked again, then raised: reading it as an
+    empty topic would count every known event as missing."""
+    for attempt in range(METADATA_ATTEMPTS):
+        # aiokafka has no public refresh that fills partitions_for_topic
+        if await consumer._client.force_metadata_update():
+            found = consumer.partitions_for_topic(topic) or ()
+            return [TopicPartition(topic, p) for p in sorted(found)]
+        if attempt + 1 < METADATA_ATTEMPTS:
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise KafkaFailed(f"cannot read {topic}: no metadata from the broker")
 
 
 async def read_checkpoint(bootstrap: str, topics: JobTopics, key: str) -> Checkpoint | None:
