@@ -163,7 +163,10 @@ def _too_many(wait_s: float) -> web.Response:
 
 async def _token(request: web.Request) -> web.Response:
     form = await request.post()
-    answer = request.app[STATE].tokens.grant({k: str(v) for k, v in form.items()})
+    state = request.app[STATE]
+    answer = state.tokens.grant({k: str(v) for k, v in form.items()})
+    grant = form.get("grant_type")
+    state.stats[f"token {grant if isinstance(grant, str) else ''}"] += 1  # granted
     return web.json_response(answer)
 
 
