@@ -20,6 +20,7 @@ import yaml
 from tests.unit.test_layout import SERVICE_FOLDERS
 from wxcc_stream.base.settings import ENV_PREFIX, Settings, load_settings
 from wxcc_stream.cli import build_parser
+from wxcc_stream.devtools.simulator.options import parse_duration_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose" / "docker-compose.yml"
@@ -73,7 +74,10 @@ def _env(service: Mapping[str, Any]) -> dict[str, str]:
 
 def _sample(name: str) -> str:
     return {"WXCC_INGRESS_SECRETS": "sub-1=0123456789abcdef0123456789abcdef",
-            "WXCC_API_TOKENS": "wallboard-token-0123456789=*"}[name]  # fmt: skip
+            "WXCC_API_TOKENS": "wallboard-token-0123456789=*",
+            "WXCC_RECONCILE_ORG_ID": "org-1", "WXCC_RECONCILE_CLIENT_ID": "client-1",
+            "WXCC_RECONCILE_CLIENT_SECRET": "secret-1",
+            "WXCC_RECONCILE_SOURCE": "/com/cisco/wxcc/sub-1"}[name]  # fmt: skip
 
 
 def test_the_known_setting_names_are_found() -> None:
@@ -114,7 +118,7 @@ def test_a_service_listens_beyond_the_container_where_it_is_scraped_or_called() 
 def test_prometheus_scrapes_every_service_on_its_metrics_port() -> None:
     config = yaml.safe_load(PROMETHEUS.read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == set(METRICS_PORT)
+    assert set(jobs) == set(METRICS_PORT) | {"reconcile"}
     for name, (section, field) in METRICS_PORT.items():
         settings = load_settings(_env(_app_services()[name]))
         (sd,) = jobs[name]["dns_sd_configs"]
@@ -142,3 +146,27 @@ def test_replication_survives_a_broker_and_acknowledged_writes_are_on_two() -> N
 def test_the_image_holds_every_service_folder() -> None:
     copied = re.findall(r"^COPY (\S+) ", (ROOT / "compose" / "Dockerfile").read_text(), re.M)
     assert set(SERVICE_FOLDERS) <= set(copied)
+
+
+def test_the_reconcile_job_is_a_scheduled_service_prometheus_scrapes() -> None:
+    service = _app_services()["reconcile"]
+    args = build_parser().parse_args(service["command"][1:])
+    assert parse_duration_ms(args.every) == 3_600_000  # hourly, well inside the 6 h horizon
+    assert args.metrics_host == "0.0.0.0"
+    assert args.metrics_file is None
+    assert args.since is None  # rolling: from its checkpoint to now - settle
+    assert args.until is None
+    assert str(args.metrics_port) in [str(p) for p in service["expose"]]
+    assert service["restart"] == "unless-stopped"
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "reconcile"]
+    assert job["dns_sd_configs"] == [
+        {"names": ["reconcile"], "type": "A", "port": args.metrics_port}
+    ]
+    # what the job needs to run at all is required, so a missing value stops `compose up`
+    required = {k for k, v in service["environment"].items() if ":?" in str(v)}
+    assert {"WXCC_RECONCILE_ORG_ID", "WXCC_RECONCILE_CLIENT_ID", "WXCC_RECONCILE_CLIENT_SECRET",
+            "WXCC_RECONCILE_SOURCE"} <= required  # fmt: skip
+    settings = load_settings(_env(service))
+    assert settings.reconcile.source.startswith("/com/cisco/wxcc/")
+    assert settings.reconcile.base_url.startswith("https://")

@@ -74,7 +74,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--metrics-file", help="write the metrics here after each run")
     parser.add_argument(
-        "--metrics-port", type=int, help="serve the metrics on 127.0.0.1:PORT (with --every)"
+        "--metrics-port", type=int, help="serve the metrics on HOST:PORT (with --every)"
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="the address --metrics-port binds (default 127.0.0.1; 0.0.0.0 in a container)",
     )
     parser.set_defaults(handler=run)
 
@@ -164,7 +169,7 @@ def _report(summary: Summary, args: argparse.Namespace) -> None:
 
 async def _loop(args: argparse.Namespace, settings: Settings, job: JobConfig, every_ms: int) -> int:
     if args.metrics_port:
-        start_http_server(args.metrics_port, addr="127.0.0.1", registry=_METRICS.registry)
+        start_http_server(args.metrics_port, addr=args.metrics_host, registry=_METRICS.registry)
     while True:
         try:
             _report(await _once(args, settings, job, _METRICS), args)
