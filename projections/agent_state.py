@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from wxcc_stream.projections.agent_summary import agent_summary_changes
 from wxcc_stream.projections.fold import SCHEMA_VERSION, TimeInState, add_time, lower_state
 from wxcc_stream.schemas.event import Event
 
@@ -159,7 +160,8 @@ def evolve_agent(state: AgentState, event: Event) -> AgentState:
     """
     handler = _HANDLERS.get(event.type)
     if handler is None:
-        return _counted(state, {}, event)
+        # the authoritative summary resets the session; unmarked, it is an unknown type
+        return _counted(state, agent_summary_changes(event) or {}, event)
     changes = _identity(state, event)
     changes.update(handler(state, event))
     return _counted(state, changes, event)

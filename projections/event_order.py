@@ -15,6 +15,7 @@ TIEBREAK: Mapping[EntityKind, Mapping[str, int]] = {
         "agent:state_change": 1,
         "agent:channel_state_change": 1,
         "agent:logout": 2,
+        "agent:reconciled": 3,  # the authoritative summary, after every fact it sums up
     },
     EntityKind.TASK: {
         "task:new": 0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
 
@@ -12,10 +13,13 @@ from wxcc_stream.base.settings import Settings
 from wxcc_stream.devtools.scenario import Scenario
 from wxcc_stream.devtools.wxcc_api import ApiSimConfig, TokenSettings, build_app, serve
 from wxcc_stream.reconcile import ClientConfig, Credentials, WxccApiClient
+from wxcc_stream.reconcile.agent_summary import agent_events, agent_summary_events
 from wxcc_stream.reconcile.events import Origin
 from wxcc_stream.reconcile.job import Summary, WindowResult
 from wxcc_stream.reconcile.kafka import JobTopics
+from wxcc_stream.reconcile.records import identity_of
 from wxcc_stream.reconcile.run import JobConfig
+from wxcc_stream.schemas.cloudevent import parse_event
 
 SIM_TOKENS = TokenSettings()
 
@@ -63,3 +67,15 @@ def job_config(settings: Settings, scenario: Scenario, *, dry_run: bool = False)
         origin=Origin(scenario.config.org_id, scenario.config.source),
         dry_run=dry_run,
     )
+
+
+def agent_summary_identities(
+    activities: list[dict[str, Any]], job: JobConfig, lost: set[Any]
+) -> set[Any]:
+    """The identities of the agent summaries a run over `activities` makes: one per
+    agent a fact of which was lost (docs/projections.md, the authoritative agent summary)."""
+    facts = agent_events(activities, job.origin, job.state_change_type)
+    lossy = {e.entity_id for e in facts if identity_of(e) in lost}
+    made = agent_summary_events(facts, lossy, job.origin)
+    assert len(made) == len(lossy)
+    return {identity_of(parse_event(e)) for e in made}

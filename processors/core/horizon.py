@@ -6,9 +6,11 @@ from __future__ import annotations
 from wxcc_stream.processors.core.log import NO_REFS, NONE
 from wxcc_stream.processors.core.outcome import BeyondHorizon, BeyondReason
 from wxcc_stream.processors.core.policy import Policy
-from wxcc_stream.processors.core.refold import state_after
+from wxcc_stream.processors.core.refold import stale_from, state_after
 from wxcc_stream.processors.core.reorder import release
 from wxcc_stream.processors.core.working import Working
+from wxcc_stream.projections.agent_state import AgentState, evolve_agent
+from wxcc_stream.projections.agent_summary import agent_summary_changes
 from wxcc_stream.projections.task_lifecycle import TaskLifecycle, summary_on_final
 from wxcc_stream.projections.task_summary import summary_facts
 from wxcc_stream.schemas.event import Event
@@ -26,9 +28,35 @@ def beyond(w: Working, event: Event) -> None:
         if event.created_time < w.watermark - w.policy.horizon_ms
         else BeyondReason.COMPACTED
     )
-    if _corrects_final(w, event):
+    if _corrects_final(w, event) or _resets_agent(w, event):
         return
     _report(w, event, w.floor, reason)
+
+
+def _resets_agent(w: Working, event: Event) -> bool:
+    """A reconciled agent summary behind the retained history (an agent compacted after
+    its logout, or quiet) is folded into the base when nothing pruned sorts after it,
+    which is all its reset needs; the retained events refold on the new base, and it is
+    reported as a late event. A repeat (the base's newest event) is dropped; a summary
+    with pruned events after it is reported beyond the horizon (docs/projections.md)."""
+    base = w.base
+    if not isinstance(base, AgentState) or agent_summary_changes(event) is None:
+        return False
+    if base.last_event_time is not None and base.last_event_time > event.created_time:
+        return False
+    if base.last_event_id == event.ce_id:
+        return True
+    w.base = evolve_agent(base, event)
+    if w.checkpoints:
+        w.own_checkpoints().clear()
+    w.recent = None
+    if w.history:
+        stale_from(w, 0)
+    else:
+        w.state = w.base
+    w.late.append(event)
+    w.touched = True
+    return True
 
 
 def _corrects_final(w: Working, event: Event) -> bool:

@@ -214,23 +214,26 @@ async def _wait_restored(
 async def test_a_summary_corrects_a_task_the_worker_has_already_compacted(
     settings: Settings, tmp_path: Path
 ) -> None:
-    """Age: with a 5 s horizon every finished task is compacted to its final projection
-    long before the job runs (as after a night); the summaries still correct them."""
+    """Age: with a 5 s horizon every finished task and logged-out agent is compacted to
+    its final projection long before the job runs (as after a night), and every lost
+    event is far behind the horizon; the task and agent summaries still correct them."""
     scenario = generate(DAY)
     delivery = damage(scenario.events, DamageConfig(seed=9, drop_fraction=0.10))
     truth = {k: {f: d[f] for f in FINAL_FIELDS} for k, d in scenario.task_truth.items()}
     worker = WorkerProcess(
         settings, tmp_path / "w", overrides=FAST | {"grace_ms": 500, "horizon_ms": 5_000}
     ).start()
-    topic = settings.topic.task_lifecycle
+    topic, agents = settings.topic.task_lifecycle, settings.topic.agent_state
+    agent_truth = _view("agent", scenario.agent_truth)
     try:
         await worker.wait_ready()
         records = raw_records(event for _, event in delivery.deliveries)
         await produce_raw(settings.kafka.bootstrap, settings.topic.raw, records)
-        async with ProjectionReader(settings.kafka.bootstrap, [topic]) as reader:
+        async with ProjectionReader(settings.kafka.bootstrap, [topic, agents]) as reader:
             await reader.settle(quiet_s=4.0, timeout_s=120)
             finals = {k: {f: d[f] for f in FINAL_FIELDS} for k, d in reader.docs[topic].items()}
             assert finals != truth, "the lost webhooks should have left final facts wrong"
+            assert _view("agent", reader.docs[agents]) != agent_truth
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 60
             ended = sum(d["status"] == "ended" for d in reader.docs[topic].values())
@@ -246,15 +249,20 @@ async def test_a_summary_corrects_a_task_the_worker_has_already_compacted(
                 )  # fmt: skip
                 summary = await run_job(client, job, request, Seen(), lambda: SPAN[1])
             assert summary.total("summaries") == len(scenario.task_truth)
+            assert summary.total("agent_summaries") > 0
 
             deadline = loop.time() + 60
             while True:
                 await reader.poll()
                 docs = reader.docs[topic]
                 got = {k: {f: d[f] for f in FINAL_FIELDS} for k, d in docs.items()}
-                if got == truth:
+                got_agents = _view("agent", reader.docs[agents])
+                if got == truth and got_agents == agent_truth:
                     break
-                assert loop.time() < deadline, describe_difference(got, truth)
+                assert loop.time() < deadline, (
+                    f"{describe_difference(got, truth)}\n"
+                    f"{describe_difference(got_agents, agent_truth)}"
+                )
         worker.assert_running()
     finally:
         worker.stop()

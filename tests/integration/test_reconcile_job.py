@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.harness import produce_raw, raw_records
 from tests.kafka_helpers import create_topics
-from tests.reconcile_support import Seen, Stop, api_client, job_config
+from tests.reconcile_support import Seen, Stop, agent_summary_identities, api_client, job_config
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.devtools.scenario import (
     HOUR_MS,
@@ -79,6 +79,9 @@ async def _api_identities(
     facts = {identity_of(e) for e in events if e.type != RECONCILED_TYPE}
     summaries = {identity_of(e) for e in events if e.type == RECONCILED_TYPE}
     lost = facts - {identity_of(parse_event(e)) for e in delivered}
+    agents = agent_summary_identities(fetched.activities, job, lost)
+    assert agents
+    summaries |= agents
     return facts, lost, summaries
 
 
@@ -107,7 +110,8 @@ async def test_a_run_injects_what_the_webhooks_lost_and_a_second_run_nothing(
     assert {identity_of(e) for e in injected} == lost | summaries
     assert len(injected) == len(lost) + len(summaries)
     assert first.total("injected") == len(lost)
-    assert first.total("summaries") == len(summaries) == len(_scenario().task_truth)
+    assert first.total("summaries") == len(_scenario().task_truth)
+    assert first.total("summaries") + first.total("agent_summaries") == len(summaries)
     assert Counter(e.ce_id for e in injected).most_common(1)[0][1] == 1
     assert first.total("events") == len(api)
     assert first.total("by_webhook") == len(api) - len(lost)
@@ -115,6 +119,7 @@ async def test_a_run_injects_what_the_webhooks_lost_and_a_second_run_nothing(
     assert len(first.windows) == 6  # the span's hours
 
     assert second.total("injected") == second.total("summaries") == 0
+    assert second.total("agent_summaries") == 0
     assert second.total("by_reconcile") == len(lost)
     assert second.loss_rate == first.loss_rate  # still the webhooks' figure
     assert len(await _reconciled_in_raw(settings)) == len(injected)

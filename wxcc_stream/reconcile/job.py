@@ -131,6 +131,7 @@ class WindowResult:
     by_reconcile: int
     injected: int
     summaries: int = 0  # authoritative task summaries injected (not webhooks' facts)
+    agent_summaries: int = 0  # authoritative agent summaries injected (the run's last window)
 
     @property
     def records(self) -> int:
@@ -178,6 +179,7 @@ class Summary:
             f"{self.total('known'):,} already known ({self.total('by_webhook'):,} by webhook, "
             f"{self.total('by_reconcile'):,} by an earlier run), {verb} "
             f"{self.total('injected'):,} and {self.total('summaries'):,} task summaries, "
+            f"{self.total('agent_summaries'):,} agent summaries, "
             f"webhook loss rate {self.loss_rate:.2%}"
         ]
         out += [

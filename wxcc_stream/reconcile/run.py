@@ -13,10 +13,11 @@ only to report disagreements.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from wxcc_stream.projections.task_summary import RECONCILED_TYPE
+from wxcc_stream.reconcile.agent_summary import agent_events, agent_summary_events
 from wxcc_stream.reconcile.client import WxccApiClient
 from wxcc_stream.reconcile.diff import agent_disagreements, task_disagreements
 from wxcc_stream.reconcile.events import (
@@ -47,8 +48,9 @@ from wxcc_stream.reconcile.kafka import (
     read_checkpoint,
     read_projections,
 )
-from wxcc_stream.reconcile.records import RawOut, raw_out
+from wxcc_stream.reconcile.records import RawOut, identity_of, raw_out
 from wxcc_stream.reconcile.windows import Window
+from wxcc_stream.schemas.event import EntityKind
 
 
 class Progress(Protocol):
@@ -69,6 +71,8 @@ class JobConfig:
     state_change_type: str = "agent:state_change"
     dry_run: bool = False
     client_id: str = "wxcc-stream-reconcile"
+    # how far back the agent summaries look for the login of a session
+    session_lookback_ms: int = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,7 @@ async def run_job(
     tasks = await read_projections(config.bootstrap, config.topics.task_lifecycle)
     progress.planned(summary)
     seen: set[Identity] = set()  # facts this run has handled (a task spans windows)
+    lossy: set[str] = set()  # agents with a fact no webhook delivered
     reported: set[tuple[str, str, str]] = set()
     injector = (
         None if config.dry_run else Injector(config.bootstrap, config.topics, config.client_id)
@@ -144,7 +149,14 @@ async def run_job(
                 count_fields((d.kind, d.entity_id, d.field) for d in found)
             )
             summary.details += [d.line() for d in found]
-            result = await _settle_window(window, fetched, config, known, seen, injector, now_ms())
+            result = await _settle_window(
+                window, fetched, config, known, seen, lossy, injector, now_ms()
+            )
+            if window == summary.plan.windows[-1] and (lossy or _reconciled_agents(known)):
+                made = await agent_summaries(
+                    client, config, window.end, lossy, known, injector, now_ms()
+                )
+                result = replace(result, agent_summaries=made)
             if injector is not None:
                 await injector.checkpoint(summary.plan.key, checkpoint_after(summary.plan, window))
             summary.windows.append(result)
@@ -161,6 +173,7 @@ async def _settle_window(
     config: JobConfig,
     known: dict[Identity, Known],
     seen: set[Identity],
+    lossy: set[str],
     injector: Injector | None,
     now: int,
 ) -> WindowResult:
@@ -182,6 +195,8 @@ async def _settle_window(
                 summaries += 1
             continue
         events += 1
+        if who is not Known.WEBHOOK and event["type"].startswith("agent:"):
+            lossy.add(event["data"]["agentId"])
         if who is Known.WEBHOOK:
             by_webhook += 1
         elif who is Known.RECONCILED:
@@ -203,3 +218,36 @@ async def _settle_window(
         injected=len(fresh) - summaries,
         summaries=summaries,
     )
+
+
+async def agent_summaries(
+    client: WxccApiClient,
+    config: JobConfig,
+    end: int,
+    agents: set[str],
+    known: dict[Identity, Known],
+    injector: Injector | None,
+    now: int,
+) -> int:
+    """At the end of a run: an `agent:reconciled` summary for each agent the webhooks lost
+    a fact of (found in this run, or injected by an earlier one: a run that resumes has
+    not read the windows before its checkpoint), from its rows up to `end` (the session's
+    login looked for within the lookback), published unless known; how many were new."""
+    rows = await fetch_activities(client, end - config.session_lookback_ms, end)
+    events = agent_events(rows, config.origin, config.state_change_type)
+    agents = agents | {e.entity_id for e in events if known.get(identity_of(e)) is Known.RECONCILED}
+    fresh = []
+    for event in agent_summary_events(events, agents, config.origin):
+        out = raw_out(event, received_at=now)
+        if out.identity not in known:
+            fresh.append(out)
+    if injector is not None and fresh:
+        await injector.publish(fresh)
+    for out in fresh:
+        remember(known, out.identity, Known.RECONCILED)
+    return len(fresh)
+
+
+def _reconciled_agents(known: dict[Identity, Known]) -> bool:
+    """Whether an earlier run injected an agent fact the raw topic still shows."""
+    return any(i[0] is EntityKind.AGENT and w is Known.RECONCILED for i, w in known.items())
