@@ -19,6 +19,7 @@ class JobMetrics:
     events: Counter
     disagreements: Counter
     summaries: Counter
+    agent_summaries: Counter
     loss_rate: Gauge
     last_window_end: Gauge
 
@@ -48,6 +49,11 @@ class JobMetrics:
                 "authoritative task summaries (task:reconciled) injected",
                 registry=r,
             ),
+            agent_summaries=Counter(
+                "wxcc_reconcile_agent_summaries",
+                "authoritative agent summaries (agent:reconciled) injected",
+                registry=r,
+            ),
             loss_rate=Gauge(
                 "wxcc_reconcile_webhook_loss_ratio",
                 "share of the last window's API events that no webhook had delivered",
@@ -70,6 +76,7 @@ class JobMetrics:
         self.events.labels("reconciled").inc(result.by_reconcile)
         self.events.labels("injected").inc(result.injected)
         self.summaries.inc(result.summaries)
+        self.agent_summaries.inc(result.agent_summaries)
         self.loss_rate.set(result.loss_rate)
         self.last_window_end.set(result.window.end)
 
