@@ -190,9 +190,12 @@ def _env(**extra: str) -> dict[str, str]:
 class Worker:
     """`wxcc-stream worker` in its own process, watched through /metrics."""
 
-    def __init__(self, bootstrap: str, prefix: str, data_dir: Path) -> None:
+    def __init__(
+        self, bootstrap: str, prefix: str, data_dir: Path, settings: Mapping[str, str] = {}
+    ) -> None:
         self.port = free_port()
         env = _env(
+            **settings,
             WXCC_KAFKA_BOOTSTRAP=bootstrap, WXCC_TOPIC_PREFIX=prefix,
             WXCC_TOPIC_PARTITIONS=str(PARTITIONS), WXCC_WORKER_DATA_DIR=str(data_dir),
             WXCC_WORKER_WEB_PORT=str(self.port), WXCC_LOG_LEVEL="WARNING",
@@ -257,10 +260,11 @@ def real_rate(
     count: int,
     expected_stream: int,
     profile: Path | None = None,
+    settings: Mapping[str, str] = {},
 ) -> tuple[float, float]:
     """(events/s, worker CPU ms per raw event) of the real worker over the pre-filled topic;
     with `profile`, py-spy samples the worker while it works and writes there."""
-    worker = Worker(bootstrap, prefix, tmp / "throughput" / prefix)
+    worker = Worker(bootstrap, prefix, tmp / "throughput" / prefix, settings)
     spy: Profile | None = None
     try:
         first = 0.0
@@ -503,6 +507,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "median ratio is printed",
     )  # fmt: skip
     parser.add_argument(
+        "--worker-setting", action="append", default=[], metavar="WXCC_NAME=VALUE",
+        help="a setting for the worker in the throughput rounds (repeatable), to measure a lever",
+    )  # fmt: skip
+    parser.add_argument(
         "--throughput-only", action="store_true", help="skip the latency and memory runs"
     )
     parser.add_argument(
@@ -515,6 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.memory_only:
         _print_memory(args.agents, args.tasks)
         return 0
+    settings = dict(item.split("=", 1) for item in args.worker_setting)
     records = scenario_records(args.events)
     expected = stream_records(records)
     grace = Policy().grace_ms
@@ -541,7 +550,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             profile = args.profile / "worker.txt" if args.profile and last else None
             if profile:
                 profile.parent.mkdir(parents=True, exist_ok=True)
-            real, cpu_ms = real_rate(bootstrap, prefix, Path(tmp), len(records), expected, profile)
+            real, cpu_ms = real_rate(
+                bootstrap, prefix, Path(tmp), len(records), expected, profile, settings
+            )
             print(f"(c) wxcc-stream worker:          {real:10.0f} events/s", flush=True)
             print(f"    worker CPU per raw event: {cpu_ms * 1000:.0f} us", flush=True)
             ratios.append(real / base)
