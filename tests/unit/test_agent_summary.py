@@ -8,12 +8,12 @@ it has already compacted (a day old), once."""
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from functools import cache
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from tests.unit.event_builders import AGENT, agent_event
 from wxcc_stream.devtools.scenario import Scenario, ScenarioConfig, generate
