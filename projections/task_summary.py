@@ -28,8 +28,11 @@ FINAL_FIELDS = (
     "talkMs",
     "wrapUpMs",
     "terminatingParty",
+    "captures",
 )
-"""Document fields a summary may fix, each taken from its data when present."""
+"""Document fields a summary may fix, each taken from its data when present. `captures`
+(the recordings the captures API lists) is added to the folded ones, not put in their
+place: a recording the API does not list yet takes nothing away."""
 
 Final = tuple[tuple[str, Any], ...]
 
@@ -39,7 +42,13 @@ def summary_facts(event: Event) -> Final:
     is wxcc-stream's own (marked reconciled: the ingress refuses that marker on webhooks)."""
     if event.type != RECONCILED_TYPE or not event.reconciled:
         return ()
-    return tuple((k, event.data[k]) for k in FINAL_FIELDS if k in event.data)
+    facts = tuple((k, event.data[k]) for k in FINAL_FIELDS if k in event.data)
+    return tuple((k, v) for k, v in facts if k != "captures" or _paths(v))
+
+
+def _paths(value: Any) -> bool:
+    """A list of recording paths (anything else is left out of the facts)."""
+    return isinstance(value, list) and all(isinstance(p, str) for p in value)
 
 
 def merged(held: Final, facts: Final) -> Final:
@@ -48,6 +57,10 @@ def merged(held: Final, facts: Final) -> Final:
 
 
 def with_final(document: dict[str, Any], final: Final | Mapping[str, Any]) -> dict[str, Any]:
-    """The document with the summary's facts in place of the folded values."""
-    document.update(dict(final))
+    """The document with the summary's facts in place of the folded values (its
+    recordings added to the folded ones)."""
+    facts = dict(final)
+    if "captures" in facts:
+        facts["captures"] = sorted({*document.get("captures", ()), *facts["captures"]})
+    document.update(facts)
     return document

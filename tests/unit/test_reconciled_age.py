@@ -110,3 +110,19 @@ def test_a_summary_behind_a_retained_history_corrects_it_and_refolds_stay_consis
     assert (after["status"], after["holdCount"]) == ("ended", 2)
     assert after["revision"] == doc["revision"] + 1
     assert projection(decode_log(encode_log(log))) == after
+
+
+def test_a_day_old_summary_restores_the_recordings_of_a_compacted_task() -> None:
+    """The task's capture:available was lost and the task compacted after its agent's
+    wrap-up (newer than the recording): the lost event itself is refused, the summary's
+    recordings are added to its projection."""
+    log = _compacted(wrap_up_ms=1_000)
+    assert projection(log)["captures"] == []
+    path = "https://recordings.example/task-1.wav"
+    lost = replace(task_event("capture:available", 510, "cap", filePath=path), reconciled=True)
+    _, out = accept(log, lost, now_ms=DAY_MS, policy=POLICY)
+    assert [b.reason for b in out.beyond_horizon] == [BeyondReason.COMPACTED]
+    log, out = accept(log, _summary(captures=[path]), now_ms=DAY_MS, policy=POLICY)
+    assert out.changed
+    assert projection(log)["captures"] == [path]
+    assert projection(decode_log(encode_log(log)))["captures"] == [path]

@@ -1,7 +1,8 @@
 """The authoritative task summary (`task:reconciled`, docs/projections.md): folded with a
 task's webhooks, some of them lost, in any order and with duplicates, the document shows
-the generator's ground truth on every field the summary fixes, and the same bytes
-whatever the order; a summary without the reconciled marker fixes nothing."""
+the generator's ground truth on every field the summary fixes (its recordings included),
+and the same bytes whatever the order; a summary without the reconciled marker fixes
+nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wxcc_stream.devtools.scenario import Scenario, ScenarioConfig, generate
+from wxcc_stream.devtools.wxcc_api.captures import capture_answer, recordings
 from wxcc_stream.devtools.wxcc_api.day import ApiDay
 from wxcc_stream.devtools.wxcc_api.tasks import task_histories, task_record
 from wxcc_stream.projections.event_order import order_key, semantic_identity
@@ -41,9 +43,14 @@ def _per_task() -> dict[str, tuple[list[Event], Event | None]]:
             if kind is EntityKind.TASK:
                 streams.setdefault(entity, []).append(event)
     end = ApiDay(scenario).end_ms
+    known = recordings(scenario)
     out = {}
     for history in task_histories(scenario):
-        summary = task_summary_event(task_record(history, scenario.directory, end), origin)
+        (answer,) = capture_answer(
+            [history.task_id], known, now_ms=end, issued_ms=0, url_expiration_min=60, key=b"k"
+        )
+        record = task_record(history, scenario.directory, end)
+        summary = task_summary_event(record, origin, answer["recording"])
         out[history.task_id] = (
             streams[history.task_id],
             None if summary is None else parse_event(summary),
@@ -102,3 +109,19 @@ def test_a_summary_without_the_reconciled_marker_fixes_nothing() -> None:
     forged = Event.from_dict({**summary.to_dict(), "reconciled": False})
     without_hold = [e for e in events if e.type != "task:ended"]
     assert _fold(task_id, [*without_hold, forged])["status"] != "ended"
+
+
+def test_the_summary_adds_recordings_and_takes_none_away() -> None:
+    with_captures = [(t, s) for t, (_, s) in _per_task().items() if s and "captures" in s.data]
+    assert with_captures
+    task_id, summary = with_captures[0]
+    events = _per_task()[task_id][0]
+    without = [e for e in events if e.type != "capture:available"]
+    assert _fold(task_id, [*without, summary])["captures"] == _day().task_truth[task_id]["captures"]
+    # a recording the API does not list (yet) stays
+    other = Event.from_dict(
+        {**events[0].to_dict(), "type": "capture:available", "id": "c-extra",
+         "data": {"taskId": task_id, "filePath": "https://x/extra.wav"}}
+    )  # fmt: skip
+    got = _fold(task_id, [*events, other, summary])["captures"]
+    assert got == sorted({*summary.data["captures"], "https://x/extra.wav"})

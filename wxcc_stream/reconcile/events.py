@@ -158,14 +158,20 @@ def task_events(record: Mapping[str, Any], origin: Origin) -> list[dict[str, Any
     return events
 
 
-def task_summary_event(record: Mapping[str, Any], origin: Origin) -> dict[str, Any] | None:
+def task_summary_event(
+    record: Mapping[str, Any],
+    origin: Origin,
+    recordings: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, Any] | None:
     """The authoritative summary (`task:reconciled`) of a final task record, at its end:
     the facts the API knows for certain once the task is over, which override what lost
     webhooks left wrong (docs/projections.md). None while the task is still going.
 
     Talk and ring times and the terminating party are only given for a task an agent
     took (`lastAgent`): for one abandoned in the queue the API's zeros are not the
-    projection's nulls."""
+    projection's nulls. `recordings` (the captures API's, for this task) become its
+    `captures`, so a task compacted before its `capture:available` was injected still
+    gets them."""
     task_id, ended = record.get("id"), epoch_ms(record.get("endedTime"))
     if not task_id or ended is None or record.get("isActive") is not False:
         return None
@@ -189,7 +195,15 @@ def task_summary_event(record: Mapping[str, Any], origin: Origin) -> dict[str, A
             "talkMs": record.get("connectedDuration"),
             "terminatingParty": str(party).capitalize() if party else None,
         }
+    paths = sorted({unsigned(str(p)) for p in _recording_paths(recordings)})
+    if paths:
+        fields["captures"] = paths
     return cloud_event(RECONCILED_TYPE, _present(fields), origin)
+
+
+def _recording_paths(recordings: Iterable[Mapping[str, Any]]) -> list[Any]:
+    paths = ((r.get("attributes") or {}).get("filePath") for r in recordings)
+    return [p for p in paths if p]
 
 
 def unsigned(file_path: str) -> str:

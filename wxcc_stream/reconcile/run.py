@@ -105,7 +105,7 @@ def mapped_events(fetched: Fetched, config: JobConfig) -> list[dict[str, Any]]:
             events.append(event)
     for task in fetched.tasks:
         events += task_events(task, config.origin)
-        summary = task_summary_event(task, config.origin)
+        summary = task_summary_event(task, config.origin, fetched.recordings.get(task["id"], ()))
         if summary is not None:
             events.append(summary)
     for task_id, recordings in fetched.recordings.items():
