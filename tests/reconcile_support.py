@@ -3,8 +3,10 @@ it, the job's configuration for a test's topics, and a progress that keeps the w
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -79,3 +81,27 @@ def agent_summary_identities(
     made = agent_summary_events(facts, lossy, job.origin)
     assert len(made) == len(lossy)
     return {identity_of(parse_event(e)) for e in made}
+
+
+def command_env(settings: Settings, base: str, scenario: Scenario, **extra: str) -> dict[str, str]:
+    """The environment of `wxcc-stream reconcile` as a child process: the test's topics,
+    the simulator at `base` as the APIs, the scenario's org and source; `extra` adds
+    WXCC_RECONCILE_<NAME> settings (e.g. WINDOW_MS="1800000")."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WXCC_")}
+    return (
+        env
+        | {
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            "WXCC_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
+            "WXCC_TOPIC_PREFIX": settings.topic.prefix,
+            "WXCC_TOPIC_PARTITIONS": str(settings.topic.partitions),
+            "WXCC_RECONCILE_BASE_URL": base,
+            "WXCC_RECONCILE_TOKEN_URL": f"{base}/v1/access_token",
+            "WXCC_RECONCILE_CLIENT_ID": SIM_TOKENS.client_id,
+            "WXCC_RECONCILE_CLIENT_SECRET": SIM_TOKENS.client_secret,
+            "WXCC_RECONCILE_ORG_ID": scenario.config.org_id,
+            "WXCC_RECONCILE_SOURCE": scenario.config.source,
+            "WXCC_RECONCILE_MAX_BACKOFF_S": "0.2",
+        }
+        | {f"WXCC_RECONCILE_{k}": v for k, v in extra.items()}
+    )

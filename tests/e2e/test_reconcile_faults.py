@@ -8,7 +8,6 @@ agent that lost one), and a second run under the same storm injects nothing."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import sys
 from collections import Counter
@@ -18,9 +17,21 @@ import pytest
 
 from tests.e2e.harness import ROOT, produce_raw, raw_records
 from tests.kafka_helpers import create_topics
-from tests.reconcile_support import agent_summary_identities, api_client, job_config
+from tests.reconcile_support import (
+    agent_summary_identities,
+    api_client,
+    command_env,
+    job_config,
+)
 from wxcc_stream.base.settings import Settings
-from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, generate
+from wxcc_stream.devtools.scenario import (
+    HOUR_MS,
+    DamageConfig,
+    Scenario,
+    ScenarioConfig,
+    damage,
+    generate,
+)
 from wxcc_stream.devtools.wxcc_api import (
     STATE,
     ApiSimConfig,
@@ -47,24 +58,10 @@ STORM = FaultSettings(
 )  # fmt: skip
 
 
-def _env(settings: Settings, base: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WXCC_")}
-    return env | {
-        "PYTHONPATH": str(ROOT),
-        "WXCC_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
-        "WXCC_TOPIC_PREFIX": settings.topic.prefix,
-        "WXCC_TOPIC_PARTITIONS": str(settings.topic.partitions),
-        "WXCC_RECONCILE_BASE_URL": base,
-        "WXCC_RECONCILE_TOKEN_URL": f"{base}/v1/access_token",
-        "WXCC_RECONCILE_CLIENT_ID": TOKENS.client_id,
-        "WXCC_RECONCILE_CLIENT_SECRET": TOKENS.client_secret,
-        "WXCC_RECONCILE_ORG_ID": DAY.org_id,
-        "WXCC_RECONCILE_SOURCE": DAY.source,
-        "WXCC_RECONCILE_WINDOW_MS": str(HOUR_MS // 2),
-        "WXCC_RECONCILE_TOKEN_MARGIN_S": "2",
-        "WXCC_RECONCILE_MAX_BACKOFF_S": "0.2",
-        "WXCC_RECONCILE_ATTEMPTS": "30",
-    }
+def _env(settings: Settings, base: str, scenario: Scenario) -> dict[str, str]:
+    return command_env(
+        settings, base, scenario, WINDOW_MS=str(HOUR_MS // 2), TOKEN_MARGIN_S="2", ATTEMPTS="30"
+    )
 
 
 async def _run(env: dict[str, str]) -> str:
@@ -114,7 +111,7 @@ async def test_the_command_rides_out_a_429_storm_and_expiring_tokens(
 
     app = build_app(scenario, ApiSimConfig(tokens=TOKENS, faults=STORM))
     async with serve(app) as base:
-        env = _env(settings, base)
+        env = _env(settings, base, scenario)
         first = await _run(env)
         second = await _run(env)
     stats = app[STATE].stats

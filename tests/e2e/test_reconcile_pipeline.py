@@ -25,7 +25,7 @@ from tests.e2e.harness import (
     produce_raw,
     raw_records,
 )
-from tests.reconcile_support import Seen, api_client, job_config
+from tests.reconcile_support import Seen, api_client, command_env, job_config
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.devtools.scenario import (
     HOUR_MS,
@@ -85,22 +85,7 @@ def _view(kind: str, docs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
 
 
 def _env(settings: Settings, base: str, scenario: Scenario) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WXCC_")}
-    env |= {
-        "PYTHONPATH": str(ROOT),
-        "WXCC_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
-        "WXCC_TOPIC_PREFIX": settings.topic.prefix,
-        "WXCC_TOPIC_PARTITIONS": str(settings.topic.partitions),
-        "WXCC_RECONCILE_BASE_URL": base,
-        "WXCC_RECONCILE_TOKEN_URL": f"{base}/v1/access_token",
-        "WXCC_RECONCILE_CLIENT_ID": TOKENS.client_id,
-        "WXCC_RECONCILE_CLIENT_SECRET": TOKENS.client_secret,
-        "WXCC_RECONCILE_ORG_ID": scenario.config.org_id,
-        "WXCC_RECONCILE_SOURCE": scenario.config.source,
-        "WXCC_RECONCILE_WINDOW_MS": str(WINDOW_MS),
-        "WXCC_RECONCILE_MAX_BACKOFF_S": "0.2",
-    }
-    return env
+    return command_env(settings, base, scenario, WINDOW_MS=str(WINDOW_MS))
 
 
 async def _reconcile(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
+from tests.unit.contract_fold import contract_fold
 from tests.unit.event_builders import AGENT, agent_event
 from wxcc_stream.devtools.scenario import Scenario, ScenarioConfig, generate
 from wxcc_stream.devtools.wxcc_api.day import ApiDay
@@ -24,7 +25,6 @@ from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.step import accept, accept_many, release_due
 from wxcc_stream.processors.storage.log_value import decode_log, encode_log
 from wxcc_stream.projections.agent_state import agent_document, evolve_agent, initial_agent_state
-from wxcc_stream.projections.event_order import order_key, semantic_identity
 from wxcc_stream.projections.fold import document_bytes
 from wxcc_stream.reconcile.agent_summary import agent_events, agent_summary_events
 from wxcc_stream.reconcile.events import Origin
@@ -62,17 +62,9 @@ def _per_agent() -> dict[str, tuple[list[Event], Event]]:
 
 
 def _fold(agent_id: str, events: list[Event]) -> dict[str, Any]:
-    """The contract's fold: dedupe by semantic identity, then in the contract's order."""
-    kept: dict[Any, Event] = {}
-    for event in events:
-        identity = semantic_identity(EntityKind.AGENT, agent_id, event)
-        held = kept.get(identity)
-        if held is None or (event.ce_source, event.ce_id) < (held.ce_source, held.ce_id):
-            kept[identity] = event
-    state = initial_agent_state(agent_id)
-    for event in sorted(kept.values(), key=lambda e: order_key(e, EntityKind.AGENT)):
-        state = evolve_agent(state, event)
-    return agent_document(state)
+    return contract_fold(
+        EntityKind.AGENT, agent_id, events, initial_agent_state, evolve_agent, agent_document
+    )
 
 
 def _restorable(doc: dict[str, Any]) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.contract_fold import contract_fold
 from wxcc_stream.devtools.scenario import Scenario, ScenarioConfig, generate
 from wxcc_stream.devtools.wxcc_api.captures import capture_answer, recordings
 from wxcc_stream.devtools.wxcc_api.day import ApiDay
 from wxcc_stream.devtools.wxcc_api.tasks import task_histories, task_record
-from wxcc_stream.projections.event_order import order_key, semantic_identity
 from wxcc_stream.projections.fold import document_bytes
 from wxcc_stream.projections.task_lifecycle import evolve_task, initial_task, task_document
 from wxcc_stream.projections.task_summary import FINAL_FIELDS
@@ -59,17 +59,7 @@ def _per_task() -> dict[str, tuple[list[Event], Event | None]]:
 
 
 def _fold(task_id: str, events: list[Event]) -> dict[str, Any]:
-    """The contract's fold: dedupe by semantic identity, then in the contract's order."""
-    kept: dict[Any, Event] = {}
-    for event in events:
-        identity = semantic_identity(EntityKind.TASK, task_id, event)
-        held = kept.get(identity)
-        if held is None or (event.ce_source, event.ce_id) < (held.ce_source, held.ce_id):
-            kept[identity] = event
-    state = initial_task(task_id)
-    for event in sorted(kept.values(), key=lambda e: order_key(e, EntityKind.TASK)):
-        state = evolve_task(state, event)
-    return task_document(state)
+    return contract_fold(EntityKind.TASK, task_id, events, initial_task, evolve_task, task_document)
 
 
 @settings(max_examples=40, deadline=None)
