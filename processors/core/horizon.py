@@ -38,12 +38,18 @@ def _resets_agent(w: Working, event: Event) -> bool:
     """A reconciled agent summary behind the retained history (an agent compacted after
     its logout, or quiet) is folded into the base when nothing pruned sorts after it,
     which is all its reset needs; the retained events refold on the new base, and it is
-    reported as a late event. A repeat (the base's newest event) is dropped; a summary
-    with pruned events after it is reported beyond the horizon (docs/projections.md)."""
+    reported as a late event. A repeat (the base's newest event) is dropped. A summary
+    with pruned events after it, or retained ones before it (pruning at checkpoints keeps
+    a few past the floor), is reported beyond the horizon (docs/projections.md)."""
     base = w.base
     if not isinstance(base, AgentState) or agent_summary_changes(event) is None:
         return False
     if base.last_event_time is not None and base.last_event_time > event.created_time:
+        return False
+    # pruning at checkpoints may keep events past the floor: one before it means the
+    # summary belongs in the history, which this path does not do (reported instead)
+    oldest = next(iter(w.history), None)
+    if oldest is not None and oldest.key < w.event_key(event):
         return False
     if base.last_event_id == event.ce_id:
         return True

@@ -189,3 +189,25 @@ def test_a_summary_with_pruned_events_after_it_and_unmarked_ones_are_refused() -
         same, out = accept(log, event, now_ms=DAY_MS, policy=POLICY)
         assert [b.reason for b in out.beyond_horizon] == [BeyondReason.COMPACTED]
         assert projection(same) == projection(log)
+
+
+def test_a_summary_behind_retained_events_past_the_floor_is_refused() -> None:
+    """Pruning at checkpoint revisions keeps a few events past the floor in the history;
+    a summary among them would have to go into the history, so it is reported."""
+    policy = Policy(grace_ms=0, flush_timeout_ms=1_000, horizon_ms=10_000)
+    states = ["idle", "available"]
+    events = [agent_event("agent:login", 0, "l", currentState="available")]
+    events += [
+        agent_event("agent:state_change", 100 * i, f"e{i:02}", currentState=states[i % 2])
+        for i in range(1, 21)
+    ]
+    events.append(agent_event("agent:state_change", 20_000, "z", currentState="idle"))
+    log, _ = accept_many(new_log(EntityKind.AGENT, AGENT), events, now_ms=1, policy=policy)
+    summary = _agent_summary(1_950, **TRUE_SESSION)
+    # pruned to a checkpoint revision: the base's newest event is older than the summary,
+    # and retained events older than the floor are too
+    assert log.base.last_event_time < summary.created_time
+    assert next(iter(log.history)).key[0] < summary.created_time < 10_000
+    same, out = accept(log, summary, now_ms=2, policy=policy)
+    assert [b.reason for b in out.beyond_horizon] == [BeyondReason.HORIZON]
+    assert projection(same) == projection(log)
