@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "wxcc_stream.commands.broker",
     "wxcc_stream.commands.ingress",
     "wxcc_stream.commands.reconcile",
+    "wxcc_stream.commands.replay",
     "wxcc_stream.commands.run",
     "wxcc_stream.commands.simulate",
     "wxcc_stream.commands.simulate_api",
