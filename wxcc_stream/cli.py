@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "wxcc_stream.commands.api",
     "wxcc_stream.commands.backfill",
     "wxcc_stream.commands.broker",
+    "wxcc_stream.commands.generations",
     "wxcc_stream.commands.ingress",
     "wxcc_stream.commands.reconcile",
     "wxcc_stream.commands.replay",

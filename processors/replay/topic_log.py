@@ -7,8 +7,9 @@ import asyncio
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
-__all__ = ["append", "partitions_of", "read_partitions", "read_topic"]
+__all__ = ["append", "delete_topics", "partitions_of", "read_partitions", "read_topic"]
 
 
 async def read_partitions(
@@ -91,3 +92,18 @@ async def append(bootstrap: str, topic: str, records: Sequence[tuple[bytes, byte
             await producer.send_and_wait(topic, value, key=key)
     finally:
         await producer.stop()
+
+
+async def delete_topics(bootstrap: str, names: Sequence[str]) -> list[str]:
+    """Delete the topics of `names` that exist; the names deleted."""
+    existing = await _topics(bootstrap)
+    doomed = [n for n in names if n in existing]
+    if not doomed:
+        return []
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+    return doomed

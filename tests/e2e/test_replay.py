@@ -5,6 +5,7 @@ processes sharing the work as one consumer group."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -54,6 +55,13 @@ def _replay(settings: Settings, tmp_path: Path, name: str, *args: str) -> subpro
         )  # fmt: skip
     _STARTED.append(proc)
     return proc
+
+
+def _generations(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wxcc_stream.cli", "generations", *args],
+        cwd=ROOT, env=worker_env(settings), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
 
 
 def _finished(proc: subprocess.Popen[bytes], tmp_path: Path, name: str) -> str:
@@ -129,14 +137,34 @@ async def test_replayed_generations_are_byte_identical_to_live(
     assert not _same(g3, live), _same(g3, live)
 
     # generation 4 by two processes in one group
-    # small batches: the second process joins while the first is at work, and takes over
-    # half the partitions (rebuilt from the start of the range)
-    args = ("--generation", "4", "--batch-max", "20")
-    pair = [_replay(settings, tmp_path, f"g4-{i}", *args) for i in range(2)]
+    # the second process joins while the first is at work (stopped meanwhile, so it cannot
+    # finish alone) and takes over half the partitions, rebuilt from the start of the range
+    args = ("--generation", "4", "--batch-max", "10")
+    pair = [_replay(settings, tmp_path, "g4-0", *args)]
+    await _wait_for_documents(settings, _generation(settings, 4)[1], pair[0])
+    os.killpg(pair[0].pid, signal.SIGSTOP)
+    pair.append(_replay(settings, tmp_path, "g4-1", *args))
+    await asyncio.sleep(4)  # the second one starts and asks to join
+    os.killpg(pair[0].pid, signal.SIGCONT)
     outs = [_finished(p, tmp_path, f"g4-{i}") for i, p in enumerate(pair)]
     g4 = await _latest(settings, _generation(settings, 4))
     assert not _same(g4, live), (_same(g4, live), outs)
     assert all("partitions finished here: none" not in out for out in outs), outs
+
+    # switching over, and back
+    assert _generations(settings, "promote", "9").returncode == 2  # never replayed
+    assert _generations(settings, "promote", "2").returncode == 0
+    listed = _generations(settings, "list").stdout
+    assert "g2: complete" in listed
+    assert "current for agent-state, task-lifecycle" in listed
+    refused = _generations(settings, "drop", "2")
+    assert refused.returncode == 2
+    assert "is current" in refused.stderr
+    assert _generations(settings, "promote", "1").returncode == 0
+    dropped = _generations(settings, "drop", "2")
+    assert dropped.returncode == 0, dropped.stderr
+    assert _generation(settings, 2)[0] in dropped.stdout
+    assert "g2: dropped" in _generations(settings, "list").stdout
 
 
 async def _wait_for_documents(
