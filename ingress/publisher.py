@@ -326,6 +326,11 @@ class KafkaRawPublisher:
             )
             _give_up_unacknowledged(producer)
             await asyncio.wait([stopping], timeout=10.0)
+            if stopping.done() and not stopping.cancelled() and stopping.exception():
+                # a request still in flight may come back for a batch failed above, and
+                # aiokafka's sender trips over it (KeyError in reenqueue): expected here
+                log.warning("aiokafka stopped with %r after abandoning", stopping.exception())
+                return
         if stopping.done():
             stopping.result()
 

@@ -8,8 +8,10 @@ those of docs/projections.md, "task-lifecycle".
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
+
+import msgspec
+from msgspec.structs import replace
 
 from wxcc_stream.projections.fold import SCHEMA_VERSION, TimeInState, add_time, lower_state
 from wxcc_stream.projections.task_summary import (
@@ -56,8 +58,7 @@ _ROUTING = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Leg:
+class Leg(msgspec.Struct, frozen=True, gc=False):
     """One agent's part in a task: its state on the task and the time spent per state."""
 
     state: str | None = None
@@ -66,8 +67,8 @@ class Leg:
     wrap_up_aux_code_id: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class TaskLifecycle:
+# msgspec Structs: see AgentState
+class TaskLifecycle(msgspec.Struct, frozen=True, gc=False):
     """One task's lifecycle after folding its events in contract order."""
 
     task_id: str

@@ -9,7 +9,9 @@
 3. events/s over that topic of (a) a plain aiokafka consumer, (b) a bare Faust agent that
    forwards each record (`bench/processor/passthrough.py`, same linger and batching), (c)
    the real worker (`wxcc-stream worker`: route, dedupe, reorder, fold, publish, table
-   writes), each in a fresh consumer group; the ratio (c)/(b) (target >= 50%);
+   writes), each in a fresh consumer group; the ratio (c)/(b) (target >= 80%, issue 21;
+   `--rounds N` repeats (b) and (c) on fresh topics and prints the median ratio,
+   `--profile DIR` samples the last worker round with py-spy);
 4. end-to-end latency at a steady `--rate` (target p99 < grace + 250 ms): events sent with
    their receive time, each released event read back from the ordered topics by a plain
    consumer (the projection of the same release is published in the same batch);
@@ -44,6 +46,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.profile import Profile, print_top
 from wxcc_stream.devtools.broker import BrokerConfig, LocalBroker, ensure_jars
 from wxcc_stream.devtools.broker.process import free_port
 from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, generate
@@ -56,6 +59,8 @@ from wxcc_stream.schemas.event import EntityKind
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTITIONS = 4
+TARGET_RATIO = 0.8
+"""The worker's events/s against the bare pass-through's, in the same run (issue 21)."""
 Record = tuple[bytes, bytes, Mapping[str, Any]]
 T = TypeVar("T")
 U = TypeVar("U")
@@ -246,10 +251,17 @@ class Worker:
 
 
 def real_rate(
-    bootstrap: str, prefix: str, tmp: Path, count: int, expected_stream: int
+    bootstrap: str,
+    prefix: str,
+    tmp: Path,
+    count: int,
+    expected_stream: int,
+    profile: Path | None = None,
 ) -> tuple[float, float]:
-    """(events/s, worker CPU ms per raw event) of the real worker over the pre-filled topic."""
-    worker = Worker(bootstrap, prefix, tmp / "throughput")
+    """(events/s, worker CPU ms per raw event) of the real worker over the pre-filled topic;
+    with `profile`, py-spy samples the worker while it works and writes there."""
+    worker = Worker(bootstrap, prefix, tmp / "throughput" / prefix)
+    spy: Profile | None = None
     try:
         first = 0.0
         cpu0 = 0.0
@@ -258,12 +270,15 @@ def real_rate(
             m = worker.metrics()
             if not first and m.get("wxcc_worker_raw_routed_total", 0) > 0:
                 first, cpu0 = time.perf_counter(), worker.cpu_s()
+                spy = Profile(worker.proc.pid, profile) if profile else None
             if m.get("wxcc_worker_events_in_total", 0) >= expected_stream:
                 elapsed = time.perf_counter() - first
                 return count / elapsed, (worker.cpu_s() - cpu0) * 1000 / count
             time.sleep(0.05)
         raise RuntimeError("the worker did not finish in time")
     finally:
+        if spy is not None:
+            spy.stop()
         worker.stop()
 
 
@@ -482,6 +497,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--tasks", type=int, default=100000, help="open tasks for the memory figure"
     )
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="throughput rounds (pass-through then worker, each in a fresh group); the "
+        "median ratio is printed",
+    )  # fmt: skip
+    parser.add_argument(
+        "--throughput-only", action="store_true", help="skip the latency and memory runs"
+    )
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR",
+        help="py-spy the worker's last throughput round; collapsed stacks written to DIR",
+    )  # fmt: skip
     parser.add_argument("--memory-only", action="store_true", help="only the memory figures")
     args = parser.parse_args(argv)
 
@@ -492,25 +519,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     expected = stream_records(records)
     grace = Policy().grace_ms
     with broker(args.bootstrap) as bootstrap, tempfile.TemporaryDirectory(prefix="bench-w-") as tmp:
-        prefix = f"bench{uuid.uuid4().hex[:8]}"
-        raw = f"{prefix}.raw"
-        asyncio.run(create_topic(bootstrap, raw))
+        ratios = []
+        for n in range(1, args.rounds + 1):
+            # each round its own topics: a worker in a fresh group would also read the
+            # hop records an earlier round's worker left in the per-entity streams
+            prefix = f"bench{uuid.uuid4().hex[:8]}"
+            raw = f"{prefix}.raw"
+            asyncio.run(create_topic(bootstrap, raw))
+            print(
+                f"round {n}: pre-filling {raw} with {len(records)} events "
+                f"({expected} per-entity records) ...",
+                flush=True,
+            )
+            asyncio.run(produce(bootstrap, raw, records))
+            if n == 1:
+                raw_rate = asyncio.run(raw_consumer_rate(bootstrap, raw, len(records)))
+                print(f"(a) plain aiokafka consumer:     {raw_rate:10.0f} events/s", flush=True)
+            last = n == args.rounds
+            base = passthrough_rate(bootstrap, raw, len(records))
+            print(f"(b) bare Faust pass-through:     {base:10.0f} events/s", flush=True)
+            profile = args.profile / "worker.txt" if args.profile and last else None
+            if profile:
+                profile.parent.mkdir(parents=True, exist_ok=True)
+            real, cpu_ms = real_rate(bootstrap, prefix, Path(tmp), len(records), expected, profile)
+            print(f"(c) wxcc-stream worker:          {real:10.0f} events/s", flush=True)
+            print(f"    worker CPU per raw event: {cpu_ms * 1000:.0f} us", flush=True)
+            ratios.append(real / base)
+            print(f"    real / pass-through = {real / base:.0%} (round {n})", flush=True)
+            if profile:
+                print_top(profile, "worker throughput")
+        ratio = sorted(ratios)[len(ratios) // 2]
+        verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
         print(
-            f"pre-filling {raw} with {len(records)} events ({expected} per-entity records) ...",
+            f"    median real / pass-through over {len(ratios)} round(s) = {ratio:.0%} "
+            f"({verdict} the {TARGET_RATIO:.0%} target)",
             flush=True,
         )
-        asyncio.run(produce(bootstrap, raw, records))
-
-        raw_rate = asyncio.run(raw_consumer_rate(bootstrap, raw, len(records)))
-        print(f"(a) plain aiokafka consumer:     {raw_rate:10.0f} events/s", flush=True)
-        base = passthrough_rate(bootstrap, raw, len(records))
-        print(f"(b) bare Faust pass-through:     {base:10.0f} events/s", flush=True)
-        real, cpu_ms = real_rate(bootstrap, prefix, Path(tmp), len(records), expected)
-        print(f"(c) wxcc-stream worker:          {real:10.0f} events/s", flush=True)
-        print(f"    worker CPU per raw event: {cpu_ms * 1000:.0f} us", flush=True)
-        ratio = real / base
-        verdict = "meets" if ratio >= 0.5 else "MISSES"
-        print(f"    real / pass-through = {ratio:.0%} ({verdict} the 50% target)", flush=True)
+        if args.throughput_only:
+            return 0
 
         grace_target = grace + 250
         for rate in (args.rate, args.sustainable_rate):

@@ -6,9 +6,10 @@ from __future__ import annotations
 from wxcc_stream.processors.core.log import NO_REFS, NONE
 from wxcc_stream.processors.core.outcome import BeyondHorizon, BeyondReason
 from wxcc_stream.processors.core.policy import Policy
-from wxcc_stream.processors.core.refold import state_after
+from wxcc_stream.processors.core.refold import CHECKPOINT_EVERY, state_after
 from wxcc_stream.processors.core.reorder import release
 from wxcc_stream.processors.core.working import Working
+from wxcc_stream.projections.registry import ProjectionState
 from wxcc_stream.projections.task_lifecycle import TaskLifecycle, summary_on_final
 from wxcc_stream.projections.task_summary import summary_facts
 from wxcc_stream.schemas.event import Event
@@ -91,10 +92,10 @@ def prune(w: Working) -> None:
         if held.key[0] >= floor:
             break
         count += 1
+    count, base_state = _prunable(w, count)
     if count:
         w.touched = True
-        # the base moves forward by the pruned events (each is folded here once more)
-        w.base = state_after(w, count)
+        w.base = base_state
         index = w.own_index()
         for held in w.history.oldest(count):
             key = held.key
@@ -110,6 +111,28 @@ def prune(w: Working) -> None:
                 del checkpoints[revision]
     if w.twins:
         forget_twins(w, floor)
+
+
+def _prunable(w: Working, count: int) -> tuple[int, ProjectionState]:
+    """How many of the `count` events past the floor are forgotten now, and the base after
+    them. With `prune_at_checkpoints`, the step ends at a checkpoint revision (fewer than
+    `CHECKPOINT_EVERY` events past the floor wait for the next one) or takes the whole
+    history: the base is then a projection already known, and pruning folds nothing again.
+    The decision depends on the log's content only, never on which states are cached."""
+    if not count:
+        return 0, w.base
+    if count == len(w.history):
+        return count, w.state
+    if w.policy.prune_at_checkpoints:
+        base = w.base.revision
+        revision = (base + count) // CHECKPOINT_EVERY * CHECKPOINT_EVERY
+        if revision <= base:
+            return 0, w.base
+        count = revision - base
+        cached = w.checkpoints.get(revision)
+        if cached is not None:
+            return count, cached
+    return count, state_after(w, count)
 
 
 def forget_twins(w: Working, floor: int) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+import msgspec
+
 from wxcc_stream.schemas.event import EntityKind, Event
 
 
@@ -84,8 +86,7 @@ class BeyondHorizon:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True, gc=False):  # one per step: a C constructor
     """What a step did, in arrival order within each list.
 
     - `released`: events folded in order, sorted by the contract order; each sorts after every

@@ -31,6 +31,10 @@ class Policy:
     flush_timeout_ms: int = 2_000
     horizon_ms: int = 6 * 60 * 60 * 1000
     on_late: OnLate = OnLate.REFOLD
+    # events past the floor are forgotten in steps that end at a checkpoint (every 16
+    # revisions), whose projection is cached, so forgetting them refolds nothing; False
+    # forgets each as soon as the floor passes it, folding it once more into the base
+    prune_at_checkpoints: bool = True
 
     def __post_init__(self) -> None:
         if self.grace_ms < 0:

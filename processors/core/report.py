@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import msgspec
 import orjson
 
 from wxcc_stream.processors.core.log import EntityLog, held_count, projection_bytes
@@ -27,8 +28,7 @@ class Role(StrEnum):
     DEADLETTER = "deadletter"
 
 
-@dataclass(frozen=True, slots=True)
-class Publication:
+class Publication(msgspec.Struct, frozen=True, gc=False):  # one per output: a C constructor
     """A record to publish, by role (the shell knows each role's topic)."""
 
     role: Role

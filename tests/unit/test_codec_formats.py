@@ -14,7 +14,7 @@ from wxcc_stream.processors.storage.log_value import FORMAT, LogDecodeError, dec
 from wxcc_stream.projections.registry import KINDS
 from wxcc_stream.schemas.event import EntityKind
 
-POLICY = Policy(grace_ms=100, flush_timeout_ms=1_000, horizon_ms=1_000)
+POLICY = Policy(grace_ms=100, flush_timeout_ms=1_000, horizon_ms=1_000, prune_at_checkpoints=False)
 SESSION = [
     agent_event("agent:login", 0, "e0", currentState="idle", createdTime=0),
     agent_event("agent:state_change", 500, "e1", currentState="available"),
@@ -122,7 +122,9 @@ def test_format_2_is_smaller_than_format_1() -> None:
 @pytest.mark.parametrize("case", ["initial base", "pruned base", "compacted"])
 def test_the_base_is_written_only_when_it_says_something(case: str) -> None:
     log = new_log(EntityKind.TASK, TASK)
-    policy = Policy(grace_ms=0, flush_timeout_ms=1_000, horizon_ms=1_000)
+    policy = Policy(
+        grace_ms=0, flush_timeout_ms=1_000, horizon_ms=1_000, prune_at_checkpoints=False
+    )
     events = [task_event("task:new", 0, "n"), task_event("task:ended", 2_000, "x")]
     log, _ = accept(log, events[0], now_ms=0, policy=policy)
     if case != "initial base":

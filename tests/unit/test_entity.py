@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -288,7 +289,9 @@ def test_a_conflict_in_time_is_reported_too() -> None:
 
 
 def test_history_older_than_the_horizon_is_pruned_into_the_base() -> None:
-    policy = Policy(grace_ms=0, flush_timeout_ms=1_000, horizon_ms=1_000)
+    policy = Policy(
+        grace_ms=0, flush_timeout_ms=1_000, horizon_ms=1_000, prune_at_checkpoints=False
+    )
     log, _ = feed(agent_log(), SESSION, policy=policy)
     assert held_count(log) == 5
     later = change("idle", 1_250, "e5")
@@ -305,8 +308,37 @@ def test_history_older_than_the_horizon_is_pruned_into_the_base() -> None:
     assert projection_bytes(log) == agent_bytes([*SESSION[:4], inside, WRAPUP, later])
 
 
-def test_a_late_event_before_every_retained_one_refolds_from_the_base() -> None:
+def test_pruning_steps_end_at_checkpoints_and_do_not_depend_on_the_cache() -> None:
     policy = Policy(grace_ms=0, flush_timeout_ms=1_000, horizon_ms=1_000)
+    session = [LOGIN] + [
+        change("idle" if t % 2 else "available", 100 * t, f"e{t:02d}") for t in range(1, 40)
+    ]
+    cached = uncached = agent_log()
+    for event in session:
+        cached, _ = accept(cached, event, now_ms=0, policy=policy)
+        uncached, _ = accept(stored(uncached), event, now_ms=0, policy=policy)
+        assert uncached == cached  # the same decision without the cached checkpoints
+        past_floor = [h for h in cached.history if h.key[0] < (cached.floor or 0)]
+        assert len(past_floor) < CHECKPOINT_EVERY
+        assert cached.base.revision % CHECKPOINT_EVERY == 0
+    # the floor (3,900 - 1,000) passed 29 events: the first 16 (up to the checkpoint at
+    # revision 16) are forgotten, 13 wait for the next checkpoint
+    assert cached.floor == 2_900
+    assert cached.base.revision == 16
+    assert len(cached.history) == 40 - 16
+    assert cached.base == fold(session[:16], initial_agent_state(AGENT), evolve_agent)
+    assert projection_bytes(cached) == agent_bytes(session)
+    # exact pruning, for comparison: every event before the floor is forgotten at once
+    exact = replace(policy, prune_at_checkpoints=False)
+    log, _ = feed(agent_log(), session, policy=exact)
+    assert [h.key[0] >= (log.floor or 0) for h in log.history] == [True] * len(log.history)
+    assert projection_bytes(log) == projection_bytes(cached)
+
+
+def test_a_late_event_before_every_retained_one_refolds_from_the_base() -> None:
+    policy = Policy(
+        grace_ms=0, flush_timeout_ms=1_000, horizon_ms=1_000, prune_at_checkpoints=False
+    )
     later = change("idle", 1_250, "e5")
     log, _ = feed(agent_log(), [*SESSION, later], policy=policy)
     assert log.floor == 250
@@ -439,7 +471,9 @@ def test_a_batch_gives_the_same_projection_as_single_events() -> None:
 
 
 def test_the_codec_round_trip_is_exact_and_the_log_carries_on() -> None:
-    policy = Policy(grace_ms=100, flush_timeout_ms=1_000, horizon_ms=1_000)
+    policy = Policy(
+        grace_ms=100, flush_timeout_ms=1_000, horizon_ms=1_000, prune_at_checkpoints=False
+    )
     log, _ = feed(agent_log(), [*SESSION, change("idle", 1_250, "e5")], now_ms=7, policy=policy)
     log, _ = accept(log, change("available", 1_200, "e6", idleCodeId=None), now_ms=9, policy=policy)
     assert log.buffer  # something of everything: base, history, buffer, floor

@@ -13,13 +13,14 @@ is a conflict; of semantically equal events the smallest (source, id) is kept; f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import combinations, pairwise
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from tests.unit.contract_ranks import AGENT_RANK, OTHER_RANK, STATE_CHANGES, TASK_RANK
 from tests.unit.test_entity_properties import ENTITY, expected_bytes, identity_state

@@ -13,6 +13,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace as replace_event
 
 from tests.unit.contract_ranks import AGENT_RANK, STATE_CHANGES, TASK_RANK
 from tests.unit.log_store import stored
@@ -127,7 +128,7 @@ def twin_of(draw: st.DrawFn, event: Event, ce_id: str) -> Event:
         if draw(st.booleans()):
             data[key] = draw(st.sampled_from(["x1", "x2", None]))
     source = draw(st.sampled_from(SOURCES))
-    return replace(event, ce_id=ce_id, ce_source=source, data=data, reconciled=True)
+    return replace_event(event, ce_id=ce_id, ce_source=source, data=data, reconciled=True)
 
 
 @dataclass(frozen=True)

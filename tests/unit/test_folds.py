@@ -693,7 +693,7 @@ def test_org_id_default_is_the_events() -> None:
 def test_each_change_lands_in_its_own_field(initial: Any, counted: Any) -> None:
     """The unrolled `replace` in each projection wires every field to its own name."""
     event = task("new", 77, "counted")
-    names = [n for n in initial.__dataclass_fields__ if n != "revision"]
+    names = [n for n in initial.__struct_fields__ if n != "revision"]
     for name in names:
         if name in ("agent_id", "task_id", "last_event_time", "last_event_id"):
             continue

@@ -5,10 +5,10 @@ retained history; the correction survives the table value's round trip."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from tests.unit.event_builders import TASK, leg_event, task_event
 from wxcc_stream.processors.core.log import EntityLog, new_log, projection
