@@ -157,8 +157,14 @@ class _Replay:
                 self.completion.finished.add(q)
         await self._load_published(new)
         for q in partitions:
-            self.consumer.seek(TopicPartition(self.job.raw, q), self.next_raw[q])
-            self.consumer.seek(TopicPartition(self.job.hops, q), self.next_hop[q])
+            raw, hops = TopicPartition(self.job.raw, q), TopicPartition(self.job.hops, q)
+            self.consumer.seek(raw, self.next_raw[q])
+            self.consumer.seek(hops, self.next_hop[q])
+            # a new assignment fetches everything again: nothing more of what is read
+            if q in self.completion.raw_done or q in self.completion.finished:
+                self.consumer.pause(raw)
+            if q in self.completion.finished:
+                self.consumer.pause(hops)
         self.progress.started(
             sum(self.span.offsets[q][1] - self.span.offsets[q][0] for q in partitions)
         )
@@ -221,6 +227,8 @@ class _Replay:
             if p in self.completion.raw_done or position < self.span.offsets[p][1]:
                 continue
             self.completion.raw_done.add(p)
+            # live traffic keeps coming: fetch no further
+            self.consumer.pause(TopicPartition(self.job.raw, p))
             futures = [
                 await self.producer.send(
                     self.job.hops, b"", partition=q, headers=[(END_MARKER, b"%d" % p)]
