@@ -54,10 +54,15 @@ def test_the_processors_layers_are_contracts() -> None:
     one from pyproject.toml fails here."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     contracts = {c["name"]: c for c in config["tool"]["importlinter"]["contracts"]}
-    layers = contracts["processors: shell > ops > core and storage"]
-    assert layers["layers"] == ["shell", "ops", "core : storage"]
+    layers = contracts["processors: replay > shell > ops > core and storage"]
+    assert layers["layers"] == ["replay", "shell", "ops", "core : storage"]
     pure = contracts["pure processors core: no Kafka, HTTP or Faust client in core/ and storage/"]
     assert {"faust", "aiokafka", "aiohttp"} <= set(pure["forbidden_modules"])
+    replay = contracts[
+        "the replay's pure parts: plan, state, generations and job import no Kafka, HTTP "
+        "or Faust client"
+    ]
+    assert {"faust", "aiokafka"} <= set(replay["forbidden_modules"])
 
 
 @pytest.mark.parametrize("folder", SERVICE_FOLDERS)

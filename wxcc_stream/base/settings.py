@@ -84,6 +84,22 @@ class TopicSettings:
     def reconcile_checkpoints(self) -> str:
         return self.name("reconcile-checkpoints")
 
+    @property
+    def generations(self) -> str:
+        """Compacted: which generation of each projection is current, and replay progress."""
+        return self.name("generations")
+
+    def in_generation(self, topic: str, generation: int) -> str:
+        """An output topic (projection or ordered) of a topic generation: generation 1 is
+        the live topic itself, a replay into generation N >= 2 writes `<topic>.g<N>`."""
+        if generation < 1:
+            raise SettingsError(f"a generation is 1 or more, got {generation}")
+        return topic if generation == 1 else f"{topic}.g{generation}"
+
+    def replay_hops(self, generation: int) -> str:
+        """The replay's per-entity stream into generation N (task legs, end markers)."""
+        return self.name(f"replay.g{generation}.hops")
+
 
 @dataclass(frozen=True, slots=True)
 class IngressSettings:

@@ -1,0 +1,188 @@
+"""The replay's pure parts: its clock, completion, publishing rule, the generations topic's
+decisions, and the replay state over a damaged day (hops passed by hand, no broker)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import orjson
+import pytest
+
+from tests.e2e.harness import raw_headers
+from wxcc_stream.base.partitioning import KeyPartitioner
+from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, generate
+from wxcc_stream.processors.core.policy import Policy
+from wxcc_stream.processors.replay.generations import (
+    GenerationError,
+    Generations,
+    current_key,
+    decide_drop,
+    decide_promote,
+    done_key,
+    range_key,
+)
+from wxcc_stream.processors.replay.plan import (
+    Completion,
+    Published,
+    Range,
+    ReplayClock,
+    decode_range,
+    encode_range,
+)
+from wxcc_stream.processors.replay.state import Output, RawIn, Replayer
+from wxcc_stream.schemas.cloudevent import parse_event
+from wxcc_stream.schemas.event import EntityKind
+
+PARTITIONS = 4
+POLICY = Policy(grace_ms=3_000, flush_timeout_ms=1_000)
+
+
+def test_the_clock_never_goes_back_and_its_final_time_releases_everything() -> None:
+    clock = ReplayClock()
+    assert clock.observe([5, None, 3]) == 5
+    assert clock.observe([4]) == 5
+    assert clock.final_ms(POLICY) == 5 + POLICY.flush_timeout_ms
+
+
+def test_a_partition_is_complete_with_its_raw_end_and_every_marker() -> None:
+    c = Completion(partitions=2)
+    c.raw_done.add(0)
+    c.marker(0, 0)
+    assert not c.complete(0)
+    c.marker(0, 1)
+    assert c.complete(0)
+    assert not c.complete(1)
+    c.finished.add(0)
+    assert not c.complete(0)  # flushed once only
+    c.forget(0)
+    assert not c.complete(0)
+    assert 0 not in c.finished
+
+
+def test_published_sends_newer_revisions_and_changed_content_only() -> None:
+    p = Published()
+    k = EntityKind.TASK
+    assert p.worth_sending(k, b"t", 3, b"a")
+    assert not p.worth_sending(k, b"t", 3, b"a")  # the same again
+    assert not p.worth_sending(k, b"t", 2, b"older")  # a rebuild's early revision
+    assert p.worth_sending(k, b"t", 3, b"twin replaced")
+    p.saw(k, b"u", orjson.dumps({"revision": 9}))
+    assert not p.worth_sending(k, b"u", 8, b"x")
+    assert p.worth_sending(k, b"u", 10, b"x")
+
+
+def test_a_range_round_trips() -> None:
+    r = Range({0: (0, 10), 1: (5, 5)})
+    assert decode_range(encode_range(r)) == r
+    assert r.partitions == 2
+    assert r.events() == 10
+
+
+def _generations(*records: tuple[bytes, bytes | None]) -> Generations:
+    return Generations.fold(records)
+
+
+def test_generations_fold_numbers_and_unfinished_replays() -> None:
+    r = encode_range(Range({0: (0, 1), 1: (0, 1)}))
+    g = _generations((range_key(2), r), (done_key(2, 0), b"1"), (range_key(2), b"{}"))
+    assert g.ranges[2].partitions == 2  # the first range stored wins
+    assert g.unfinished() == [2]
+    assert g.to_replay() == 2
+    g = _generations((range_key(2), r), (done_key(2, 0), b"1"), (done_key(2, 1), b"1"))
+    assert g.complete(2)
+    assert g.to_replay() == 3
+    assert g.current_of("agent-state") == 1
+
+
+def test_promote_needs_a_complete_replay_and_drop_never_touches_current_ones() -> None:
+    r = encode_range(Range({0: (0, 1)}))
+    partial = _generations((range_key(2), r))
+    with pytest.raises(GenerationError, match="not a complete"):
+        decide_promote(partial, 2, ["agent-state"])
+    done = _generations((range_key(2), r), (done_key(2, 0), b"1"))
+    decision = decide_promote(done, 2, ["agent-state", "task-lifecycle"])
+    assert decision.records == (
+        (current_key("agent-state"), b"2"),
+        (current_key("task-lifecycle"), b"2"),
+    )
+    promoted = _generations((range_key(2), r), (done_key(2, 0), b"1"), *decision.records)
+    with pytest.raises(GenerationError, match="is current"):
+        decide_drop(promoted, 2)
+    with pytest.raises(GenerationError, match="never dropped"):
+        decide_drop(promoted, 1)
+    back = decide_promote(promoted, 1, ["agent-state", "task-lifecycle"])
+    after = _generations(
+        (range_key(2), r), (done_key(2, 0), b"1"), *decision.records, *back.records
+    )
+    dropped = decide_drop(after, 2)
+    assert dropped.topics_to_delete == (2,)
+    gone = _generations(*[(k, v) for k, v in [*decision.records, *back.records]], *dropped.records)
+    assert 2 in gone.dropped
+    assert gone.next_free() == 3
+    with pytest.raises(GenerationError, match="dropped"):
+        decide_promote(gone, 2, ["agent-state"])
+
+
+def _raw_day() -> tuple[list[RawIn], dict[str, dict[str, object]]]:
+    scenario = generate(
+        ScenarioConfig(seed=5, agents=4, teams=1, queues=2, duration_ms=2 * HOUR_MS, tasks=30)
+    )
+    delivery = damage(scenario.events, DamageConfig(
+        seed=5, shuffle_window_ms=5_000, duplicate_fraction=0.1, late_fraction=0.03,
+        twin_fraction=0.05, conflict_fraction=0.02,
+    ))  # fmt: skip
+    partitioner = KeyPartitioner()
+    offsets = [0] * PARTITIONS
+    raw = []
+    for arrived, event in delivery.deliveries:
+        key = parse_event(event, received_at=0).entity_id.encode()
+        p = partitioner.partition_of(key, PARTITIONS)
+        raw.append(RawIn(p, offsets[p], orjson.dumps(event), raw_headers(event, arrived), arrived))
+        offsets[p] += 1
+    truth = {"agent": scenario.agent_truth, "task": scenario.task_truth}
+    return raw, truth
+
+
+Latest = dict[str, dict[str, object]]
+
+
+def _replay(raw: list[RawIn], owners: Iterable[set[int]], batch: int) -> Latest:
+    """Replayers owning `owners` each, hops handed over in memory: the latest documents."""
+    partitioner = KeyPartitioner()
+    replayers = []
+    for owned in owners:
+        r = Replayer(PARTITIONS, POLICY, partitioner.partition_of, 100)
+        for q in owned:
+            r.own(q)
+        replayers.append(r)
+    latest: Latest = {"agent": {}, "task": {}}
+
+    def keep(output: Output) -> None:
+        for kind, docs in output.projections.items():
+            for key, value in docs.items():
+                latest[kind.value][key.decode()] = orjson.loads(value)
+
+    for start in range(0, len(raw), batch):
+        chunk = raw[start : start + batch]
+        hops = []
+        for r in replayers:
+            mine = [x for x in chunk if r.owns(x.partition)]
+            out = r.take(mine, [], range(PARTITIONS))
+            keep(out)
+            hops += out.hops
+        for hop in hops:  # what the hop topic would deliver
+            q = partitioner.partition_of(hop.key, PARTITIONS)
+            body = b"[" + b",".join(e.to_json() for e in hop.events) + b"]"
+            for r in replayers:
+                if r.owns(q):
+                    keep(r.take([], [(q, 0, hop.key, hop.kind, body)], [q]))
+    for r in replayers:
+        for q in range(PARTITIONS):
+            keep(r.flush(q))
+    return latest
+
+
+def test_the_replay_state_gives_ground_truth_however_the_partitions_are_shared() -> None:
+    raw, truth = _raw_day()
+    assert _replay(raw, [set(range(PARTITIONS))], batch=200) == truth
+    assert _replay(raw, [{0, 2}, {1, 3}], batch=37) == truth
