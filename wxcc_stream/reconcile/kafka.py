@@ -68,8 +68,13 @@ async def _ensure(bootstrap: str, topics: JobTopics) -> None:
 async def read_records(bootstrap: str, topic: str, since_ms: int | None) -> AsyncIterator[Any]:
     """Every record of `topic` written at or after `since_ms` (None: all), up to the end
     the topic had when the reading began."""
+    # earliest: assign() starts a position reset in the background, and a reset to the
+    # latest offset that lands after our seek would read the topic as empty
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
     )
     try:
         await consumer.start()
@@ -82,7 +87,11 @@ async def read_records(bootstrap: str, topic: str, since_ms: int | None) -> Asyn
         consumer.assign(parts)
         ends = await consumer.end_offsets(parts)
         if since_ms is None:
-            await consumer.seek_to_beginning(*parts)
+            # explicit positions: seek_to_beginning only requests a reset, which a reset
+            # already in flight (to another offset) can answer
+            begins = await consumer.beginning_offsets(parts)
+            for tp in parts:
+                consumer.seek(tp, begins[tp])
         else:
             found = await consumer.offsets_for_times({tp: max(since_ms, 0) for tp in parts})
             for tp in parts:  # nothing written since then: start at the end
