@@ -60,6 +60,14 @@ class SinkMetrics:
             "1 once the tables hold what the topics had at start",
             registry=registry,
         )
+        self.generation = Gauge(
+            f"{ns}_generation",
+            "The topic generation each table holds (1: the live topics)",
+            ["projection"],
+            registry=registry,
+        )
+        for projection in Projection:
+            self.generation.labels(projection.value).set(1)
 
     def count_batch(self, staged: Staged, changed: Mapping[Projection, int]) -> None:
         for projection in Projection:

@@ -14,6 +14,7 @@ from wxcc_stream.sink.rows import AGENT_TABLE, TASK_TABLE, Table
 
 LEDGER = "sink_schema_migrations"
 LOCK_ID = 0x77786363  # pg_advisory_xact_lock key: two sinks starting together migrate once
+GENERATIONS = "sink_generations"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,18 @@ MIGRATIONS = (
             "CREATE INDEX agent_state_team ON agent_state (team_id, state)",
             "CREATE INDEX task_lifecycle_queue ON task_lifecycle (queue_id, new_time)",
             "CREATE INDEX task_lifecycle_ended ON task_lifecycle (ended_time)",
+        ),
+    ),
+    Migration(
+        2,
+        "the topic generation each table holds",
+        (
+            # no row: generation 1, the live topics (what version 1's tables were filled from)
+            f"CREATE TABLE {GENERATIONS} (\n"
+            "  table_name text PRIMARY KEY,\n"
+            "  generation integer NOT NULL CHECK (generation >= 1),\n"
+            "  switched_at timestamptz NOT NULL DEFAULT now()\n"
+            ")",
         ),
     ),
 )

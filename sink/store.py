@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 import psycopg
 from psycopg.rows import TupleRow
 
 from wxcc_stream.sink.batch import Staged
 from wxcc_stream.sink.errors import SinkError
-from wxcc_stream.sink.migrations import LEDGER, LOCK_ID, MIGRATIONS, Migration, pending
-from wxcc_stream.sink.rows import TABLES, Projection
-from wxcc_stream.sink.statements import copy_stage, create_stage, merge
+from wxcc_stream.sink.migrations import (
+    GENERATIONS,
+    LEDGER,
+    LOCK_ID,
+    MIGRATIONS,
+    Migration,
+    pending,
+)
+from wxcc_stream.sink.rows import TABLES, Projection, Row
+from wxcc_stream.sink.statements import copy_stage, create_stage, merge, stage_name
 
 log = logging.getLogger("sink.store")
 TEMP_BUFFERS_MB = 64
+SWITCH_LOCK_ID = 0x77786367  # two sinks seeing the same promotion: one reloads, one skips
 
 
 class DatabaseUnavailable(SinkError):
@@ -74,32 +83,94 @@ class Store:
             conn, self._conn = self._conn, None
             await conn.close()
 
+    def _connection(self) -> psycopg.AsyncConnection[TupleRow]:
+        assert self._conn is not None
+        return self._conn
+
     async def write(self, staged: Staged) -> Mapping[Projection, int]:
         """Write a batch in one transaction; rows changed per table (older revisions and
         replays change nothing)."""
         if self._conn is None:
             await self.open()
-        conn = self._conn
-        assert conn is not None
+        conn = self._connection()
         changed: dict[Projection, int] = {}
-        try:
-            async with conn.transaction():
-                for projection, rows in staged.rows.items():
-                    if not rows:
-                        changed[projection] = 0
-                        continue
-                    table = TABLES[projection]
-                    async with conn.cursor() as cursor:
-                        async with cursor.copy(copy_stage(table).encode()) as copy:
-                            for row in rows:
-                                await copy.write_row(row)
-                        await cursor.execute(merge(table).encode())
-                        changed[projection] = max(cursor.rowcount, 0)
-        except psycopg.OperationalError as exc:
-            await self.close()
-            raise DatabaseUnavailable(str(exc).strip()) from exc
-        except psycopg.DataError as exc:
-            # a value PostgreSQL refuses (a NUL character in text or jsonb): retrying the
-            # same batch cannot help, and skipping it would commit past it: stop, say why
-            raise UnwritableBatch(f"the database refused a value: {str(exc).strip()}") from exc
+        async with _database_errors(self), conn.transaction():
+            for projection, rows in staged.rows.items():
+                changed[projection] = await _merge(conn, projection, rows)
         return changed
+
+    async def generations(self) -> dict[Projection, int]:
+        """The topic generation each table holds (1, the live topics, unless switched)."""
+        if self._conn is None:
+            await self.open()
+        async with _database_errors(self):
+            cursor = await self._connection().execute(
+                f"SELECT table_name, generation FROM {GENERATIONS}"
+            )
+            held = {name: generation for name, generation in await cursor.fetchall()}
+        return {p: held.get(p.value, 1) for p in Projection}
+
+    async def switch(
+        self, projection: Projection, generation: int, batches: AsyncIterator[Staged]
+    ) -> int | None:
+        """Replace the table's rows with generation `generation`'s documents, in ONE
+        transaction: readers see the old generation until the commit, then the new one
+        whole, never a mix and never a row going back to an older state. The rows
+        written; None when another sink switched it first (`batches` is not read then)."""
+        if self._conn is None:
+            await self.open()
+        conn = self._connection()
+        table = TABLES[projection]
+        written = 0
+        async with _database_errors(self), conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SWITCH_LOCK_ID,))
+            cursor = await conn.execute(
+                f"SELECT generation FROM {GENERATIONS} WHERE table_name = %s",
+                (table.name,),
+            )
+            row = await cursor.fetchone()
+            if (row[0] if row else 1) == generation:
+                return None
+            # DELETE, not TRUNCATE: readers keep reading the old rows meanwhile
+            await conn.execute(f"DELETE FROM {table.name}".encode())
+            async for staged in batches:
+                written += await _merge(conn, projection, staged.rows.get(projection, ()))
+                # the stage empties at commit only: empty it for the next batch
+                await conn.execute(f"TRUNCATE {stage_name(table)}".encode())
+            await conn.execute(
+                f"INSERT INTO {GENERATIONS} (table_name, generation) VALUES (%s, %s) "
+                "ON CONFLICT (table_name) DO UPDATE SET generation = excluded.generation, "
+                "switched_at = now()",
+                (table.name, generation),
+            )
+        return written
+
+
+async def _merge(
+    conn: psycopg.AsyncConnection[TupleRow], projection: Projection, rows: tuple[Row, ...]
+) -> int:
+    """COPY the rows into the stage table and merge them; the rows changed."""
+    if not rows:
+        return 0
+    table = TABLES[projection]
+    async with conn.cursor() as cursor:
+        async with cursor.copy(copy_stage(table).encode()) as copy:
+            for row in rows:
+                await copy.write_row(row)
+        await cursor.execute(merge(table).encode())
+        return max(cursor.rowcount, 0)
+
+
+@asynccontextmanager
+async def _database_errors(store: Store) -> AsyncIterator[None]:
+    """psycopg's errors as the sink's: a lost connection is retried (and closed), a value
+    PostgreSQL refuses stops the sink."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        await store.close()
+        raise DatabaseUnavailable(str(exc).strip()) from exc
+    except psycopg.DataError as exc:
+        # a value PostgreSQL refuses (a NUL character in text or jsonb): retrying the same
+        # batch cannot help, and skipping it would commit past it: stop, say why
+        raise UnwritableBatch(f"the database refused a value: {str(exc).strip()}") from exc

@@ -26,7 +26,7 @@ from wxcc_stream.processors.replay.plan import (
 )
 from wxcc_stream.processors.replay.progress_log import ProgressLog
 from wxcc_stream.processors.replay.state import Output, RawIn, Replayer
-from wxcc_stream.processors.replay.topic_log import read_partitions
+from wxcc_stream.base.topic_log import read_partitions
 from wxcc_stream.processors.shell.produce import BatchProducer
 from wxcc_stream.schemas.event import EntityKind
 

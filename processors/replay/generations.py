@@ -1,12 +1,5 @@
-"""The generations topic, pure: what its records say and what `promote` / `drop` decide.
-
-`<prefix>.generations` is compacted; its keys are
-
-- `current/<projection>` -> the current generation of that projection (`agent-state`,
-  `task-lifecycle`), e.g. `2`; no record: generation 1 (the live topics);
-- `replay/g<N>/range` -> the raw offsets replay N is built from (`plan.encode_range`);
-- `replay/g<N>/done/<partition>` -> that entity partition of replay N is complete;
-- `dropped/g<N>` -> generation N was dropped (its topics deleted); a number is never reused.
+"""The generations topic, pure: what its records say and what `promote` / `drop` decide
+(its keys are in `schemas.generations`, which every consumer of the projections shares).
 """
 
 from __future__ import annotations
@@ -15,6 +8,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from wxcc_stream.processors.replay.plan import Range, decode_range
+from wxcc_stream.schemas.generations import (
+    PROJECTIONS,
+    current_key,
+    done_key,
+    dropped_key,
+    range_key,
+)
 
 __all__ = [
     "PROJECTIONS",
@@ -29,27 +29,8 @@ __all__ = [
     "range_key",
 ]
 
-PROJECTIONS = ("agent-state", "task-lifecycle")
-
-
 class GenerationError(ValueError):
     """A promote or a drop that must not happen (the message says why)."""
-
-
-def current_key(projection: str) -> bytes:
-    return f"current/{projection}".encode()
-
-
-def range_key(generation: int) -> bytes:
-    return f"replay/g{generation}/range".encode()
-
-
-def done_key(generation: int, partition: int) -> bytes:
-    return f"replay/g{generation}/done/{partition}".encode()
-
-
-def dropped_key(generation: int) -> bytes:
-    return f"dropped/g{generation}".encode()
 
 
 @dataclass(slots=True)

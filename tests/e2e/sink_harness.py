@@ -27,6 +27,7 @@ class SinkProcess(ChildProcess):
     dsn: str
     log_path: Path
     batch_max_records: int = 5000
+    generation_check_s: float = 1.0
     name: str = "sink"
     web_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
@@ -37,6 +38,7 @@ class SinkProcess(ChildProcess):
         env["WXCC_SINK_PORT"] = str(self.web_port)
         env["WXCC_SINK_GROUP_ID"] = f"{self.settings.topic.prefix}-sink"
         env["WXCC_SINK_BATCH_MAX_RECORDS"] = str(self.batch_max_records)
+        env["WXCC_SINK_GENERATION_CHECK_S"] = str(self.generation_check_s)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "wxcc_stream.cli", "sink", "postgres"],

@@ -20,9 +20,11 @@ from tests.e2e.test_pipeline import FAST, _delivered, _scenario
 from tests.kafka_helpers import create_topics
 from tests.unit.sink_documents import agent_doc, as_bytes, task_doc
 from wxcc_stream.base.settings import Settings
+from wxcc_stream.base.topic_log import append
 from wxcc_stream.devtools.postgres import LocalPostgres
 from wxcc_stream.devtools.scenario import Scenario
 from wxcc_stream.schemas.files import projection_schema
+from wxcc_stream.schemas.generations import current_key
 
 pytestmark = pytest.mark.broker
 
@@ -103,6 +105,11 @@ async def _publish(settings: Settings, *records: tuple[str, str, bytes]) -> None
     """Create both projection topics (compacted, if missing) and send (topic, key, value)."""
     topics = [settings.topic.agent_state, settings.topic.task_lifecycle]
     await create_topics(settings.kafka.bootstrap, topics, compacted=True)
+    await _send(settings, *records)
+
+
+async def _send(settings: Settings, *records: tuple[str, str, bytes]) -> None:
+    """Send (topic, key, value) records, acknowledged by all in-sync replicas."""
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
     await producer.start()
     try:
@@ -140,6 +147,70 @@ async def test_records_out_of_order_and_bad_ones_on_the_topics(
         assert 'wxcc_sink_bad_records_total{projection="agent_state"} 1.0' in metrics
         assert 'wxcc_sink_rows_changed_total{projection="agent_state"} 1.0' in metrics
         assert sink.stop() == 0
+    finally:
+        sink.kill()
+
+
+async def test_the_sink_follows_a_promoted_generation(
+    settings: Settings, postgres_dsn: str, tmp_path: Path
+) -> None:
+    """Promoting generation 2 of agent-state reloads that table from `<topic>.g2` (lower
+    revisions and a key fewer included: a replay's own history), leaves the task table
+    on generation 1, then follows g2 live and no longer reads the old topic; a restart
+    does not reload again."""
+    agents, tasks = settings.topic.agent_state, settings.topic.task_lifecycle
+    agents_g2 = settings.topic.in_generation(agents, 2)
+    live_a1, live_a2, task = (
+        agent_doc("a1", 9, state="available"),
+        agent_doc("a2", 4),
+        task_doc("t1", 5),
+    )
+    await _publish(
+        settings, (agents, "a1", as_bytes(live_a1)), (agents, "a2", as_bytes(live_a2)),
+        (tasks, "t1", as_bytes(task)),
+    )  # fmt: skip
+    replayed_a1, replayed_a3 = agent_doc("a1", 3, state="idle"), agent_doc("a3", 2)
+    await create_topics(settings.kafka.bootstrap, [agents_g2], compacted=True)
+    await _send(
+        settings, (agents_g2, "a1", as_bytes(replayed_a1)), (agents_g2, "a3", as_bytes(replayed_a3))
+    )
+    sink = SinkProcess(settings, postgres_dsn, tmp_path / "sink.log", generation_check_s=0.5)
+    sink.start()
+    try:
+        live = {"agent_state": {"a1": live_a1, "a2": live_a2}, "task_lifecycle": {"t1": task}}
+        await wait_for_tables(postgres_dsn, live, sink, timeout_s=60, hold_s=0.5)
+
+        await append(
+            settings.kafka.bootstrap,
+            settings.topic.generations,
+            [(current_key("agent-state"), b"2")],
+        )
+        promoted = {
+            "agent_state": {"a1": replayed_a1, "a3": replayed_a3},
+            "task_lifecycle": {"t1": task},
+        }
+        await wait_for_tables(postgres_dsn, promoted, sink, timeout_s=60, hold_s=0.5)
+
+        newer_a1 = agent_doc("a1", 4, state="connected")
+        await _send(
+            settings,
+            (agents_g2, "a1", as_bytes(newer_a1)),
+            (agents, "a1", as_bytes(agent_doc("a1", 20))),
+        )
+        followed = {
+            "agent_state": {"a1": newer_a1, "a3": replayed_a3},
+            "task_lifecycle": {"t1": task},
+        }
+        await wait_for_tables(postgres_dsn, followed, sink, timeout_s=60, hold_s=1.0)
+        metrics = sink.get("/metrics")[1].decode()
+        assert 'wxcc_sink_generation{projection="agent_state"} 2.0' in metrics
+        assert 'wxcc_sink_generation{projection="task_lifecycle"} 1.0' in metrics
+        assert sink.stop() == 0
+
+        sink.start()
+        await wait_for_tables(postgres_dsn, followed, sink, timeout_s=60, hold_s=2.0)
+        assert sink.stop() == 0
+        assert sink.log_path.read_text().count("reloading the table") == 1
     finally:
         sink.kill()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from tests.unit.sink_documents import agent_doc, as_bytes, task_doc
 from wxcc_stream.devtools.postgres import LocalPostgres
-from wxcc_stream.sink.batch import Incoming, stage
+from wxcc_stream.sink.batch import Incoming, Staged, stage
 from wxcc_stream.sink.migrations import LEDGER, MIGRATIONS
 from wxcc_stream.sink.rows import Projection
 from wxcc_stream.sink.store import DatabaseUnavailable, Store, UnwritableBatch, migrate
@@ -151,3 +152,33 @@ def test_any_batching_of_any_order_ends_with_the_highest_revision(
     for key, revision in docs:
         want[key] = max(revision, want.get(key, 0))
     assert {k: revision for k, (revision, _) in _agents(dsn).items()} == want
+
+
+async def test_a_switch_replaces_the_table_in_one_transaction(postgres_dsn: str) -> None:
+    """Readers see the old generation's rows until the switch commits, then only the new
+    generation's, its lower revisions included; a second switch to it is a no-op."""
+    store = Store(postgres_dsn)
+    try:
+        old = agent_doc("a1", 9, state="available")
+        await store.write(stage([Incoming(AGENT, b"a1", as_bytes(old))]))
+        assert await store.generations() == {AGENT: 1, TASK: 1}
+        replayed = [agent_doc("a1", 2, state="idle"), agent_doc("a1", 3), agent_doc("a2", 1)]
+        seen_meanwhile: list[dict[str, tuple[int, dict[str, object]]]] = []
+
+        async def batches() -> AsyncIterator[Staged]:
+            for doc in replayed:  # one batch each: the same key across batches
+                yield stage([Incoming(AGENT, doc["agentId"].encode(), as_bytes(doc))])
+                seen_meanwhile.append(await asyncio.to_thread(_agents, postgres_dsn))
+
+        assert await store.switch(AGENT, 2, batches()) == 3
+        assert seen_meanwhile == [{"a1": (9, old)}] * 3
+        assert _agents(postgres_dsn) == {"a1": (3, replayed[1]), "a2": (1, replayed[2])}
+        assert await store.generations() == {AGENT: 2, TASK: 1}
+
+        async def never() -> AsyncIterator[Staged]:
+            raise AssertionError("read although the table already holds generation 2")
+            yield  # pragma: no cover
+
+        assert await store.switch(AGENT, 2, never()) is None
+    finally:
+        await store.close()

@@ -188,6 +188,8 @@ class SinkSettings:
     # records per consumer batch, that is per database transaction
     batch_max_records: int = 5000
     retry_s: float = 1.0
+    # how often the generations topic is read for a promoted replay generation to follow
+    generation_check_s: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from wxcc_stream.processors.replay.generations import (
     decide_promote,
 )
 from wxcc_stream.processors.replay.job import generation_topics
-from wxcc_stream.processors.replay.topic_log import append, delete_topics, read_topic
+from wxcc_stream.base.topic_log import append, delete_topics, read_topic
 from wxcc_stream.schemas.event import EntityKind
 
 _KIND_OF = {"agent-state": EntityKind.AGENT, "task-lifecycle": EntityKind.TASK}

@@ -35,7 +35,7 @@ from wxcc_stream.processors.replay.job import (
     policy_of,
 )
 from wxcc_stream.processors.replay.state import Tally
-from wxcc_stream.processors.replay.topic_log import read_topic
+from wxcc_stream.base.topic_log import read_topic
 
 
 def register(subparsers: Any) -> None:
