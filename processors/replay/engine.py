@@ -15,6 +15,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from wxcc_stream.base.kafka_topics import TopicSpec, ensure_topics
 from wxcc_stream.base.partitioning import KeyPartitioner
+from wxcc_stream.base.topic_log import read_partitions
 from wxcc_stream.processors.replay.job import Progress, ReplayJob, Summary
 from wxcc_stream.processors.replay.plan import (
     END_MARKER,
@@ -26,7 +27,6 @@ from wxcc_stream.processors.replay.plan import (
 )
 from wxcc_stream.processors.replay.progress_log import ProgressLog
 from wxcc_stream.processors.replay.state import Output, RawIn, Replayer
-from wxcc_stream.base.topic_log import read_partitions
 from wxcc_stream.processors.shell.produce import BatchProducer
 from wxcc_stream.schemas.event import EntityKind
 

@@ -29,6 +29,7 @@ __all__ = [
     "range_key",
 ]
 
+
 class GenerationError(ValueError):
     """A promote or a drop that must not happen (the message says why)."""
 

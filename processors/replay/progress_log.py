@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from wxcc_stream.base.topic_log import append, partitions_of, read_topic
 from wxcc_stream.processors.replay.generations import Generations, done_key, range_key
 from wxcc_stream.processors.replay.plan import Range, encode_range
-from wxcc_stream.base.topic_log import append, partitions_of, read_topic
 
 __all__ = ["ProgressLog"]
 

@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaError
 
 from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
 from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.base.topic_log import append, delete_topics, read_topic
 from wxcc_stream.processors.replay.generations import (
     PROJECTIONS,
     GenerationError,
@@ -19,7 +20,6 @@ from wxcc_stream.processors.replay.generations import (
     decide_promote,
 )
 from wxcc_stream.processors.replay.job import generation_topics
-from wxcc_stream.base.topic_log import append, delete_topics, read_topic
 from wxcc_stream.schemas.event import EntityKind
 
 _KIND_OF = {"agent-state": EntityKind.AGENT, "task-lifecycle": EntityKind.TASK}

@@ -21,6 +21,7 @@ from rich.progress import (
 from wxcc_stream.base.clock import SystemClock
 from wxcc_stream.base.kafka_topics import TopicError
 from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.base.topic_log import read_topic
 from wxcc_stream.devtools.simulator.errors import SimulatorError
 from wxcc_stream.devtools.simulator.options import parse_start_ms
 from wxcc_stream.processors.replay.engine import run_replay
@@ -35,7 +36,6 @@ from wxcc_stream.processors.replay.job import (
     policy_of,
 )
 from wxcc_stream.processors.replay.state import Tally
-from wxcc_stream.base.topic_log import read_topic
 
 
 def register(subparsers: Any) -> None:
