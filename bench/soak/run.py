@@ -37,6 +37,7 @@ from bench.soak.checks import (
     slope_per_minute,
     status_counts,
 )
+from bench.soak.series import accepted_per_second, latency_quantile, rss_mib
 from tests.e2e.cluster_harness import Fault, Traffic, run_faults, send_with_retries
 from tests.e2e.harness import ProjectionReader, WorkerProcess, describe_difference, read_topic
 from tests.e2e.test_pipeline_ingress import FAST, SECRET, _ingress
@@ -108,6 +109,7 @@ class SoakReport:
     reconciled: list[tuple[str, int, int]] = field(default_factory=list)  # (run, events, tasks)
     converged_s: float | None = None
     wall_s: float = 0.0
+    latencies: list[tuple[float, float]] = field(default_factory=list)  # (at, answer s)
 
     def problems(self) -> list[str]:
         return problems(self.observed)
@@ -152,12 +154,11 @@ class SoakReport:
             "answers": {str(k): v for k, v in status_counts(self.observed.answers).items()},
             "faults": [(f.what, round(f.at, 1)) for f in self.faults],
             "reconciled": self.reconciled, "converged_s": self.converged_s,
-            "rss_mib": {
-                k: [(round(s.at, 1), round(s.rss / 2**20, 1)) for s in v]
-                for k, v in self.observed.rss.items()
-            },
+            "rss_mib": rss_mib(self.observed.rss),
             "rss_slope_mib_per_min": self.rss_slopes(), "problems": self.problems(),
             "wall_s": self.wall_s,
+            "accepted_per_s": accepted_per_second(self.observed.answers),
+            "answer_p99_ms": latency_quantile(self.latencies),
         }  # fmt: skip
 
 
@@ -399,7 +400,7 @@ async def run_soak(
             dropped=len(delivery.dropped), observed=observed, faults=run.traffic.faults,
             reconciled=run.reconciled,
             converged_s=time.monotonic() - began if equal else None,
-            wall_s=time.monotonic() - wall,
+            wall_s=time.monotonic() - wall, latencies=run.traffic.latencies,
         )  # fmt: skip
     finally:
         for w in run.workers:
