@@ -237,6 +237,27 @@ async def _reconcile(env: dict[str, str], since: int, until: int, log: Path) -> 
 
 
 @dataclass
+class Pace:
+    """The sender's rate, asked once per event: steady, except that while faults are still
+    due and fewer than `TAIL_S` seconds of events are left, it slows down so that traffic
+    still flows through the last fault (a loaded machine makes the faults take longer)."""
+
+    rate: float
+    total: int
+    faults_done: Callable[[], bool]
+    asked: int = 0
+
+    TAIL_S = 10.0
+
+    def __call__(self) -> float:
+        self.asked += 1
+        left = self.total - self.asked
+        if self.faults_done() or left >= self.rate * self.TAIL_S:
+            return self.rate
+        return max(1.0, left / self.TAIL_S)
+
+
+@dataclass
 class _Run:
     """The moving parts of one soak, for its fault steps."""
 
@@ -278,6 +299,10 @@ class _Run:
         )
 
     async def restart_broker(self) -> None:
+        # a worker still starting would find no broker to create its topics on and stop
+        # (as it should: its supervisor starts it again); the soak restarts a running system
+        for worker in self.workers:
+            await worker.wait_ready(timeout_s=180)
         began = self.now()
         await _restart(self.broker)
         self.windows.append(Window(began, self.now() + AFTER_RESTART_S, "broker restart"))
@@ -358,9 +383,9 @@ async def run_soak(
             schedule = asyncio.create_task(
                 run_faults(run.traffic, _schedule(run, env, since, config.traffic_s))
             )
-            pace = len(events) / config.traffic_s
+            pace = Pace(len(events) / config.traffic_s, len(events), schedule.done)
             try:
-                await send_with_retries(target, events, keys, run.traffic, rate=lambda: pace)
+                await send_with_retries(target, events, keys, run.traffic, rate=pace)
                 run.traffic.faults = await schedule
                 say(f"traffic done at {run.now():.0f} s; the last reconciliation run ...")
                 events_n, tasks_n = await _reconcile(

@@ -46,6 +46,8 @@ class Traffic:
     faults: list[Fault] = field(default_factory=list)
     # (seconds since the start, seconds the answer took) per attempt, for latency over time
     latencies: list[tuple[float, float]] = field(default_factory=list)
+    # (seconds since the start, seconds the answer took) per attempt, for latency over time
+    latencies: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def by_status(self) -> Counter[int]:
@@ -88,6 +90,7 @@ async def send_with_retries(
                 now = time.monotonic()
                 traffic.slowest_s = max(traffic.slowest_s, now - asked)
                 traffic.answers.append((now - traffic.started, status))
+                traffic.latencies.append((now - traffic.started, now - asked))
                 traffic.latencies.append((now - traffic.started, now - asked))
                 if 200 <= status < 300:
                     traffic.accepted.add(request.event_id)

@@ -1,5 +1,5 @@
 """The soak (issue 18), short: `bench.soak`'s whole run on a private broker, bounded by
-`soak_seconds` (traffic for half of it), and its checks asserted: projections equal the
+`soak_seconds` (traffic for a third of it), and its checks asserted: projections equal the
 truth on every field the reconciliation can restore (2 % of the webhooks were never sent),
 every accepted event is in the raw topic, no answer but 2xx and the 503s of the broker's
 restart, both workers alive. The RSS figures are printed, not asserted."""
@@ -20,7 +20,10 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(900)]
 async def test_soak_with_faults_ends_equal_to_the_truth(
     broker_factory: Callable[[], LocalBroker], tmp_path: Path, soak_seconds: float
 ) -> None:
-    report = await run_soak(broker_factory(), tmp_path, SoakConfig(traffic_s=soak_seconds / 2))
+    # a third of the bound as traffic: the rest is start-up, the faults (the traffic slows
+    # down rather than end before the last one) and the checks
+    config = SoakConfig(traffic_s=soak_seconds / 3)
+    report = await run_soak(broker_factory(), tmp_path, config)
     print(*report.lines(), sep="\n")
     assert report.problems() == []
     # the soak did what it says: damage, every fault, reconciliation that restored something

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.latency.run import latencies
 from bench.soak.series import accepted_per_second, latency_quantile, quantile
 from bench.suite.parts import PARTS, Part, RowSpec, extract, rows_from_output, soak_rows
 from bench.suite.table import (
@@ -66,6 +67,12 @@ API stream (KafkaFeed -> view -> SSE)        p50   2.05 ms  p99   7.40 ms  max  
 documents: 10,000 agents + 100,000 tasks: 94 MiB of JSON (baseline: the bytes alone)
 API view (bytes, entries, indexes, change log): +237 MiB = 2.5x the JSON; process RSS 284 MiB (target < 1024 MiB)
 """,
+    "latency": """
+e2e max: 812 events/s through ingress -> worker -> projections (the ingress took the burst at 2,000/s)
+e2e at 25% of max (203/s asked, 200/s reached): p50 2,050 ms, p99 2,990 ms, p999 3,100 ms over 3,000 documents of 3,045 events (target p99 <= 3250 ms: met)
+e2e at 50% of max (406/s asked, 400/s reached): p50 2,100 ms, p99 3,300 ms, p999 3,500 ms over 6,000 documents of 6,090 events (target p99 <= 3250 ms: MISSED)
+e2e at 90% of max (731/s asked, 700/s reached): p50 2,500 ms, p99 12,345 ms, p999 14,000 ms over 9,000 documents of 10,960 events (target p99 <= 3250 ms: MISSED)
+""",
     "sink": """
   sink, new keys                       100,000 docs in   4.07 s =    24,600 docs/s, rows changed 100,000
   baseline: bare COPY of the rows      100,000 docs in   2.04 s =    49,000 docs/s
@@ -81,6 +88,7 @@ EXPECTED = {
     "replay": [(4274, 149601, False)],
     "api": [(0.49, 0.20, True), (2.05, 2.00, True), (284, 94, True)],
     "sink": [(24600, 49000, True), (23000, 445000, True)],
+    "latency": [(812, 2000, None), (2990, None, True), (3300, None, False), (12345, None, False)],
 }
 
 
@@ -205,3 +213,11 @@ def test_only_the_parts_taking_a_broker_get_the_suite_s() -> None:
     part = Part("x", full=("--a",), quick=("--b",), rows=(), takes_bootstrap=True)
     assert part.argv(quick=True, bootstrap="h:1") == ["-m", "bench.x", "--b", "--bootstrap", "h:1"]
     assert PART["ingress"].argv(quick=False, bootstrap="h:1") == ["-m", "bench.ingress"]
+
+
+def test_e2e_latency_is_read_time_minus_receipt_of_the_named_event() -> None:
+    received = {"e1": 1_000, "e2": 1_500, "e3": 2_000}
+    seen = {("agents", "e1"): 3_000, ("tasks", "e1"): 3_200, ("agents", "e2"): 1_700,
+            ("agents", "x"): 9_999, ("tasks", "e3"): 2_100}  # fmt: skip
+    # e3 is another phase's; "x" was never received by this run
+    assert sorted(latencies(frozenset({"e1", "e2", "x"}), received, seen)) == [200, 2000, 2200]

@@ -15,6 +15,7 @@ from bench.soak.checks import (
     slope_per_minute,
     unexplained_answers,
 )
+from bench.soak.run import Pace
 
 RESTART = Window(10.0, 40.0, "broker restart")
 
@@ -73,3 +74,15 @@ def test_the_slope_needs_two_instants_and_ignores_warmup() -> None:
     flat = [RssSample(t, 50 * MIB) for t in range(10, 60)]
     assert slope_per_minute(climb + flat) > 10  # type: ignore[operator]
     assert slope_per_minute(after_warmup(climb + flat)) == pytest.approx(0.0)
+
+
+def test_the_pace_slows_down_only_while_faults_are_due_and_events_run_out() -> None:
+    done = False
+    pace = Pace(rate=40.0, total=1_000, faults_done=lambda: done)
+    rates = [pace() for _ in range(1_000)]
+    assert rates[:599] == [40.0] * 599  # more than 10 s of events left: steady
+    assert rates[700] == pytest.approx((1_000 - 701) / 10)
+    assert rates[-1] == 1.0  # never stops
+    done = True
+    pace = Pace(rate=40.0, total=1_000, faults_done=lambda: done)
+    assert {pace() for _ in range(1_000)} == {40.0}
