@@ -3,7 +3,9 @@ readable by a consumer, through a real ingress, broker and worker with their def
 settings (grace 3 s, flush timeout 2 s).
 
 First a burst as fast as the sender goes measures the pipeline's maximum (events per
-second from the first request to the last document of the burst read); then steady
+second from the first request to the last document of the burst read: the burst's last
+events wait for the grace or the flush timeout too, so a short burst underestimates it;
+the default 20,000 is long against those 3 s); then steady
 traffic at fixed shares of it (25, 50 and 90% by default), each for `--seconds`. The
 latency of a document is the time a consumer reads it minus the ingress's `received_at`
 of the event it names as `lastEventId` (both on this machine's clock, in ms): events
@@ -27,13 +29,12 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from bench.processor.run import broker
 from bench.soak.series import quantile
 from tests.e2e.cluster_harness import Traffic, send_with_retries
 from tests.e2e.harness import WorkerProcess, read_topic
 from tests.e2e.test_pipeline_ingress import SECRET, _ingress
 from wxcc_stream.base.settings import Settings, load_settings, with_overrides
-from wxcc_stream.devtools.broker import BrokerConfig, LocalBroker, ensure_jars
-from wxcc_stream.devtools.broker.process import free_port
 from wxcc_stream.devtools.scenario import DEFAULT_SUBSCRIPTION_ID, HOUR_MS, ScenarioConfig, generate
 from wxcc_stream.devtools.simulator import SigningKeys
 
@@ -206,17 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
     args = parser.parse_args(argv)
     shares = [float(s) for s in args.shares.split(",") if s.strip()]
-    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
-        work = Path(tmp)
-        if args.bootstrap:
-            phases = asyncio.run(
-                measure(args.bootstrap, work, shares, args.seconds, args.burst, args.seed)
-            )
-        else:
-            cfg = BrokerConfig("127.0.0.1", free_port(), free_port(), work / "kafka", heap_mb=512)
-            with LocalBroker(cfg, ensure_jars()) as broker:
-                phases = asyncio.run(
-                    measure(broker.bootstrap, work, shares, args.seconds, args.burst, args.seed)
-                )
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp, broker(args.bootstrap) as at:
+        phases = asyncio.run(measure(at, Path(tmp), shares, args.seconds, args.burst, args.seed))
     report(phases)
     return 0

@@ -30,12 +30,11 @@ from typing import Any
 
 import orjson
 
+from bench.processor.run import broker
 from bench.suite.parts import PARTS, SOAK, Part, Row, rows_from_output, soak_rows
 from bench.suite.plot import soak_png
 from bench.suite.readme import rewrite
 from bench.suite.table import render_text, results_doc
-from wxcc_stream.devtools.broker import BrokerConfig, LocalBroker, ensure_jars
-from wxcc_stream.devtools.broker.process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 APT_PACKAGES = {"wrk": "wrk"}  # program -> Debian package that installs it
@@ -73,20 +72,12 @@ def install(programs: Sequence[str]) -> list[str]:
     if missing:
         packages = [APT_PACKAGES.get(p, p) for p in missing]
         print(f"installing {', '.join(packages)} (apt-get) ...", flush=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", *packages], check=False)
+        install = ["apt-get", "install", "-y", "-q", *packages]
+        if subprocess.run(install, check=False).returncode != 0:
+            # a fresh machine's package lists may be missing or stale
+            subprocess.run(["apt-get", "update", "-q"], check=False)
+            subprocess.run(install, check=False)
     return [p for p in programs if shutil.which(p) is None]
-
-
-@contextmanager
-def shared_broker(work: Path) -> Iterator[str | None]:
-    cfg = BrokerConfig("127.0.0.1", free_port(), free_port(), work / "kafka", heap_mb=512)
-    broker = LocalBroker(cfg, ensure_jars())
-    print("starting the suite's Kafka broker ...", flush=True)
-    broker.start()
-    try:
-        yield broker.bootstrap
-    finally:
-        broker.stop()
 
 
 def run_part(argv: Sequence[str], log: Path, name: str, timeout_s: float) -> tuple[int, str]:
@@ -144,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         print(f"logs of this run: {work} (kept until the run ends)", flush=True)
         needs_broker = any(p.takes_bootstrap for p in parts)
-        with shared_broker(work) if needs_broker else _no_broker() as bootstrap:
+        with broker(None) if needs_broker else _no_broker() as bootstrap:
             for part in parts:
                 rows += _one(part, args, bootstrap, work, ran)
         if SOAK.name in chosen:
@@ -166,8 +157,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nresults: {path}")
     if soak:
         png = path.with_suffix(".png")
-        soak_png(soak, png, f"soak, {doc['run']['started']}, {info['cpus']} CPUs")
-        print(f"plot: {png}")
+        try:
+            soak_png(soak, png, f"soak, {doc['run']['started']}, {info['cpus']} CPUs")
+            print(f"plot: {png}")
+        except ImportError:
+            print("no plot: matplotlib is missing (pip install -e '.[test]')")
     if args.readme:
         rewrite(ROOT / "README.md", path)
         print("README.md: benchmark block rewritten")
