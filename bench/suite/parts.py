@@ -72,10 +72,16 @@ def rows_from_output(part: Part, output: str) -> list[Row]:
 
 def soak_rows(doc: Mapping[str, Any]) -> list[Row]:
     """Rows of a `python -m bench.soak --json` document."""
+    # a worker killed early lived too short for a slope: the workers' series that span at
+    # least half the longest one
+    spans = {n: (p[-1][0] - p[0][0] if p else 0.0) for n, p in doc.get("rss_mib", {}).items()}
+    longest = max(spans.values(), default=0.0)
     slopes = {
         name: slope
         for name, slope in doc["rss_slope_mib_per_min"].items()
-        if slope is not None and not name.startswith("ingress")
+        if slope is not None
+        and not name.startswith("ingress")
+        and spans.get(name, longest) >= longest / 2
     }
     ingress = [s for n, s in doc["rss_slope_mib_per_min"].items() if n.startswith("ingress")]
     answers = doc["answers"]
@@ -90,7 +96,7 @@ def soak_rows(doc: Mapping[str, Any]) -> list[Row]:
         Row("soak", "projections equal the truth after", doc["converged_s"], "s",
             note="after the last reconciliation run"),
         Row("soak", "worker RSS slope, steepest", max(slopes.values()) if slopes else None,
-            "MiB/min", note="after warm-up; restarted worker as its own series"),
+            "MiB/min", note="after warm-up, of the workers that ran at least half the soak"),
         Row("soak", "ingress RSS slope", ingress[0] if ingress else None, "MiB/min"),
     ]  # fmt: skip
 

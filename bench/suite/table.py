@@ -23,7 +23,7 @@ class Target:
     def text(self, unit: str) -> str:
         if self.on == "ratio":
             return f"ratio {self.op} {self.value:g}"
-        return f"{self.op} {_number(self.value)} {unit}"
+        return f"{self.op} {_number(self.value)} {unit}".strip()
 
     def met(self, figure: float | None, ratio: float | None) -> bool | None:
         """None when the value it bounds is missing."""
@@ -92,7 +92,7 @@ def _verdict(met: bool | None) -> str:
 
 def cells(row: Row) -> list[str]:
     """The row as the table shows it: part, row, figure, baseline, ratio, target, verdict."""
-    figure = "not measured" if row.figure is None else f"{_number(row.figure)} {row.unit}"
+    figure = "not measured" if row.figure is None else f"{_number(row.figure)} {row.unit}".strip()
     baseline = "-"
     if row.baseline is not None:
         baseline = f"{_number(row.baseline)} ({row.baseline_name})"
@@ -143,6 +143,11 @@ def readme_block(doc: Mapping[str, Any], results_name: str, png_name: str | None
         "",
         render_markdown(rows_of(doc)),
     ]
+    failed = {name: part for name, part in run.get("parts", {}).items() if part.get("exit")}
+    if failed:
+        lines += ["", "Parts that failed in this run (their missing rows say `not measured`): "
+                  + ", ".join(f"`python -m bench.{n}` (exit {p['exit']})"
+                              for n, p in failed.items()) + "."]  # fmt: skip
     if png_name:
         lines += ["", f"![throughput, p99 and RSS over the soak](bench/results/{png_name})"]
     lines.append(README_END)

@@ -165,6 +165,7 @@ def test_the_readme_block_is_replaced_and_nothing_else() -> None:
         rows_from_output(PART["replay"], OUTPUTS["replay"]),
         {"cpus": 2, "cpu_model": "Test CPU", "memory_gib": 7.8},
         started="2026-12-05 18:00 UTC", quick=True, load_before=3.5, load_after=4.0,
+        parts={"replay": {"exit": 0}, "processor": {"exit": 1}},
     )  # fmt: skip
     block = readme_block(doc, "2026-12-05-h.json", "2026-12-05-h.png")
     before = f"# title\n\ntext\n{README_START}\nold table\n{README_END}\nafter\n"
@@ -172,7 +173,8 @@ def test_the_readme_block_is_replaced_and_nothing_else() -> None:
     assert after.startswith("# title\n\ntext\n")
     assert after.endswith("\nafter\n")
     assert "old table" not in after
-    for fact in ("2 CPUs (Test CPU)", "load average 3.5", "--quick", "149,601", "h.png"):
+    for fact in ("2 CPUs (Test CPU)", "load average 3.5", "--quick", "149,601", "h.png",
+                 "`python -m bench.processor` (exit 1)"):  # fmt: skip
         assert fact in after
     assert replace_block(after, block) == after  # idempotent
     with pytest.raises(ValueError, match="no block"):
@@ -186,6 +188,12 @@ def test_the_soak_s_rows() -> None:
         "rss_slope_mib_per_min": {"ingress (pid 1)": 0.5, "worker-1 (pid 2)": 3.0,
                                   "worker-1 (pid 3)": None, "worker-2 (pid 4)": 7.0},
     }  # fmt: skip
+    # worker-1 (pid 2) was killed after 10 s: too short a series for its slope to count
+    doc["rss_mib"] = {"ingress (pid 1)": [(0.0, 60.0), (100.0, 61.0)],
+                      "worker-1 (pid 2)": [(0.0, 80.0), (10.0, 90.0)],
+                      "worker-1 (pid 3)": [(10.0, 20.0), (100.0, 100.0)],
+                      "worker-2 (pid 4)": [(20.0, 30.0), (100.0, 90.0)]}  # fmt: skip
+    doc["rss_slope_mib_per_min"]["worker-1 (pid 2)"] = 30.0
     rows = {r.row: r for r in soak_rows(doc)}
     assert rows["broken promises (truth, storage, 5xx)"].met is True
     assert rows["answers 2xx per second of traffic"].ratio == pytest.approx(1.0)
