@@ -287,8 +287,8 @@ def _e2e_at(share: int) -> RowSpec:
 PARTS += (
     Part(
         "latency",
-        full=(),
-        quick=("--seconds", "10", "--burst", "2000"),
+        full=("--sustain-seconds", "120"),
+        quick=("--seconds", "10", "--burst", "2000", "--sustain-seconds", "10"),
         takes_bootstrap=True,
         rows=(
             RowSpec(
@@ -299,6 +299,13 @@ PARTS += (
                 "ingress alone",
             ),
             *(_e2e_at(share) for share in (25, 50, 90)),
+            RowSpec(
+                "e2e highest rate held with p99 <= grace + 250 ms",
+                rf"^e2e sustained: {NUMBER} events/s",
+                "events/s",
+                rf"^e2e max: {NUMBER} events/s",
+                "e2e max",
+            ),
         ),
     ),
 )
