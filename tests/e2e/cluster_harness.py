@@ -44,6 +44,10 @@ class Traffic:
     unsent: list[str] = field(default_factory=list)
     slowest_s: float = 0.0
     faults: list[Fault] = field(default_factory=list)
+    # (seconds since the start, seconds the answer took) per attempt, for latency over time
+    latencies: list[tuple[float, float]] = field(default_factory=list)
+    # (seconds since the start, seconds the answer took) per attempt, for latency over time
+    latencies: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def by_status(self) -> Counter[int]:
@@ -86,6 +90,8 @@ async def send_with_retries(
                 now = time.monotonic()
                 traffic.slowest_s = max(traffic.slowest_s, now - asked)
                 traffic.answers.append((now - traffic.started, status))
+                traffic.latencies.append((now - traffic.started, now - asked))
+                traffic.latencies.append((now - traffic.started, now - asked))
                 if 200 <= status < 300:
                     traffic.accepted.add(request.event_id)
                     return

@@ -1,0 +1,1 @@
+"""End-to-end latency: HTTP receipt -> projection document readable."""

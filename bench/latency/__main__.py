@@ -1,0 +1,7 @@
+"""`python -m bench.latency`."""
+
+import sys
+
+from bench.latency.run import main
+
+sys.exit(main())

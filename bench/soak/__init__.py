@@ -1,0 +1,1 @@
+"""The soak: steady damaged traffic through the whole pipeline, faults in the middle."""

@@ -1,0 +1,1 @@
+"""`python -m bench`: every part's benchmark in one run, one table of ratios."""
