@@ -1,6 +1,7 @@
 """Mutation testing of the pure core and the folds, with cosmic-ray.
 
     python -m bench.mutation [--group core|projections ...] [--fresh] [--timeout 120]
+    python -m bench.mutation --group projections --recheck   # survivors only, new tests
 
 Would a test catch this bug? Each mutant is one small change to the code (a comparison
 flipped, a number changed, a branch dropped); the group's unit tests run against it and
@@ -19,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 import time
+import tomllib
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.mutation.annotations import Span, annotation_spans, within
 from bench.mutation.groups import GROUPS, Group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +54,8 @@ def _source_files() -> list[str]:
 
 def _fingerprint(files: list[str]) -> str:
     digest = hashlib.sha256()
-    for name in sorted(files):
+    # the runner itself is not under test: changing it keeps the sessions
+    for name in sorted(f for f in files if not f.startswith("bench/mutation/")):
         path = ROOT / name
         digest.update(name.encode())
         if path.is_symlink():
@@ -58,6 +63,18 @@ def _fingerprint(files: list[str]) -> str:
         elif path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _copy_checkout(files: list[str], tree: Path) -> None:
+    for name in files:
+        source, copy = ROOT / name, tree / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if copy.is_symlink() or copy.is_file():
+            copy.unlink()
+        if source.is_symlink():
+            copy.symlink_to(os.readlink(source))
+        elif source.is_file():
+            shutil.copy2(source, copy)
 
 
 def prepare_tree(fresh: bool) -> Path:
@@ -70,15 +87,64 @@ def prepare_tree(fresh: bool) -> Path:
         return tree
     shutil.rmtree(WORK, ignore_errors=True)
     tree.mkdir(parents=True)
-    for name in files:
-        source, copy = ROOT / name, tree / name
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_symlink():
-            copy.symlink_to(os.readlink(source))
-        elif source.is_file():
-            shutil.copy2(source, copy)
+    _copy_checkout(files, tree)
     stamp_file.write_text(stamp)
     return tree
+
+
+def _mutated_files(group: Group, tree: Path) -> list[str]:
+    paths: list[str] = []
+    for source in group.sources:
+        found = (tree / source).rglob("*.py") if (tree / source).is_dir() else [tree / source]
+        paths.extend(str(p.relative_to(tree)) for p in found)
+    return sorted(paths)
+
+
+def recheck(group: Group, timeout_s: float, console: Console) -> Path:
+    """Test a finished session's survivors again against the checkout's tests (after new
+    tests were written for them), keeping the other outcomes: valid while tests were only
+    added, and only if the mutated code did not change (else run again from scratch)."""
+    tree, session = WORK / "tree", WORK / f"{group.name}.sqlite"
+    if not session.exists():
+        raise SystemExit(f"no session for {group.name}: run it first")
+    changed = [
+        name
+        for name in _mutated_files(group, tree)
+        if not (ROOT / name).is_file() or (ROOT / name).read_bytes() != (tree / name).read_bytes()
+    ]
+    if changed:
+        raise SystemExit(f"the mutated code changed ({', '.join(changed)}): run with --fresh")
+    files = _source_files()
+    _copy_checkout(files, tree)
+    (WORK / "tree.sha256").write_text(_fingerprint(files))
+    config = _config(group, tree, timeout_s)
+    command = tomllib.loads(config.read_text())["cosmic-ray"]["test-command"]
+    with sqlite3.connect(session) as db:
+        survivors = db.execute(
+            "select s.job_id, s.module_path, s.operator_name, s.occurrence from work_results r "
+            "join mutation_specs s on s.job_id = r.job_id where r.test_outcome = 'SURVIVED'"
+        ).fetchall()
+    cosmic = str(Path(sys.executable).parent / "cosmic-ray")
+    bar = Progress(
+        TextColumn(f"[bold]{group.name} recheck"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("survivors"), TimeElapsedColumn(), console=console,
+    )  # fmt: skip
+    with bar:
+        task = bar.add_task(group.name, total=len(survivors))
+        for job_id, module, operator, occurrence in survivors:
+            done = subprocess.run(
+                [cosmic, "mutate-and-test", module, operator, str(occurrence), command],
+                cwd=tree, check=True, capture_output=True, timeout=timeout_s + 60,
+            )  # fmt: skip
+            result = json.loads(done.stdout)
+            if result["worker_outcome"] == "normal":
+                with sqlite3.connect(session) as db:
+                    db.execute(
+                        "update work_results set test_outcome = ?, output = ? where job_id = ?",
+                        (result["test_outcome"].upper(), result["output"], job_id),
+                    )
+            bar.advance(task)
+    return session
 
 
 def _config(group: Group, tree: Path, timeout_s: float) -> Path:
@@ -102,6 +168,29 @@ def _config(group: Group, tree: Path, timeout_s: float) -> Path:
     return path
 
 
+def skip_annotations(session: Path, tree: Path) -> int:
+    """Mark the mutants inside signature annotations skipped (bench/mutation/annotations.py:
+    equivalent by construction); returns how many."""
+    spans: dict[str, list[Span]] = {}
+    skipped: list[str] = []
+    with sqlite3.connect(session) as db:
+        specs = db.execute(
+            "select job_id, module_path, start_pos_row, start_pos_col, end_pos_row, "
+            "end_pos_col from mutation_specs"
+        ).fetchall()
+        for job_id, module, row, col, end_row, end_col in specs:
+            if module not in spans:
+                spans[module] = annotation_spans((tree / module).read_text())
+            if within(spans[module], (row, col), (end_row, end_col)):
+                skipped.append(job_id)
+        db.executemany(
+            "insert or replace into work_results (job_id, worker_outcome, output, "
+            "test_outcome, diff) values (?, 'SKIPPED', 'annotation', null, null)",
+            [(job_id,) for job_id in skipped],
+        )
+    return len(skipped)
+
+
 def _counts(session: Path) -> tuple[int, int]:
     """(mutants, done) in a session."""
     with sqlite3.connect(session) as db:
@@ -120,6 +209,7 @@ def run_group(group: Group, tree: Path, timeout_s: float, console: Console) -> P
             [str(Path(sys.executable).parent / "cr-filter-pragma"), str(session)],
             cwd=tree, check=True, capture_output=True,
         )  # fmt: skip
+        skip_annotations(session, tree)
     total, done = _counts(session)
     bar = Progress(
         TextColumn(f"[bold]{group.name}"), BarColumn(), MofNCompleteColumn(),
@@ -209,13 +299,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=180.0, help="seconds per mutant's test run (180)"
     )
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="test only the finished sessions' survivors again, against the current tests",
+    )
     args = parser.parse_args(argv)
     console = Console()
-    tree = prepare_tree(args.fresh)
+    tree = WORK / "tree" if args.recheck else prepare_tree(args.fresh)
     console.print(f"mutating a copy of the checkout in {tree}")
     met = True
     for group in [g for g in GROUPS if g.name in (args.group or names)]:
-        session = run_group(group, tree, args.timeout, console)
+        if args.recheck:
+            session = recheck(group, args.timeout, console)
+        else:
+            session = run_group(group, tree, args.timeout, console)
         per_module, survivors = summarize(group, session)
         table, score = _table(group.name, per_module)
         console.print(table)
