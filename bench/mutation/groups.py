@@ -22,13 +22,14 @@ GROUPS: tuple[Group, ...] = (
     Group(
         "projections",
         sources=("projections",),
-        # fastest first (-x stops at the first failure); the per-entity log's properties
-        # (tests/unit/test_entity_properties.py, 45 s) killed none of these mutants that
-        # these tests leave alive (docs/testing.md), so they are left to the core group
+        # the projections' own unit tests, fastest first (-x stops at the first failure);
+        # the per-entity log's properties (tests/unit/test_entity_properties.py, 45 s a
+        # run) judge the core group, which mutates the log they test
         tests=(
             "tests/unit/test_event_order.py",
             "tests/unit/test_task_summary_edges.py",
             "tests/unit/test_agent_summary_facts.py",
+            "tests/unit/test_projection_registry.py",
             "tests/unit/test_folds.py",
             "tests/unit/test_agent_summary.py",
             "tests/unit/test_folds_vs_ground_truth.py",
