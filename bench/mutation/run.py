@@ -27,7 +27,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import tomllib
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -101,9 +100,10 @@ def _mutated_files(group: Group, tree: Path) -> list[str]:
 
 
 def recheck(group: Group, timeout_s: float, console: Console) -> Path:
-    """Test a finished session's survivors again against the checkout's tests (after new
-    tests were written for them), keeping the other outcomes: valid while tests were only
-    added, and only if the mutated code did not change (else run again from scratch)."""
+    """Test a session's survivors again against the checkout's tests (after new tests were
+    written for them), keeping the other outcomes: valid while tests were only added, and
+    only if the mutated code did not change (else run again with --fresh). It mutates its
+    own copy of the checkout (var/mutation/recheck), never the session's."""
     tree, session = WORK / "tree", WORK / f"{group.name}.sqlite"
     if not session.exists():
         raise SystemExit(f"no session for {group.name}: run it first")
@@ -114,11 +114,10 @@ def recheck(group: Group, timeout_s: float, console: Console) -> Path:
     ]
     if changed:
         raise SystemExit(f"the mutated code changed ({', '.join(changed)}): run with --fresh")
-    files = _source_files()
-    _copy_checkout(files, tree)
-    (WORK / "tree.sha256").write_text(_fingerprint(files))
-    config = _config(group, tree, timeout_s)
-    command = tomllib.loads(config.read_text())["cosmic-ray"]["test-command"]
+    tree = WORK / "recheck"
+    shutil.rmtree(tree, ignore_errors=True)
+    _copy_checkout(_source_files(), tree)
+    command = _test_command(group, timeout_s)
     with sqlite3.connect(session) as db:
         survivors = db.execute(
             "select s.job_id, s.module_path, s.operator_name, s.occurrence from work_results r "
@@ -147,14 +146,17 @@ def recheck(group: Group, timeout_s: float, console: Console) -> Path:
     return session
 
 
-def _config(group: Group, tree: Path, timeout_s: float) -> Path:
-    tests = " ".join(group.tests)
+def _test_command(group: Group, timeout_s: float) -> str:
     # the copy's own code: python -m puts its root first on sys.path, ahead of the editable
     # install of the checkout; the mutation profile keeps property tests short
-    command = (
+    return (
         f"env CI=true WXCC_MUTATION=1 {sys.executable} -m pytest -x -q -p no:cacheprovider "
-        f"--timeout={int(timeout_s)} {tests}"
+        f"--timeout={int(timeout_s)} {' '.join(group.tests)}"
     )
+
+
+def _config(group: Group, timeout_s: float) -> Path:
+    command = _test_command(group, timeout_s)
     sources = ", ".join(f'"{s}"' for s in group.sources)
     path = WORK / f"{group.name}.toml"
     path.write_text(
@@ -201,7 +203,7 @@ def _counts(session: Path) -> tuple[int, int]:
 
 def run_group(group: Group, tree: Path, timeout_s: float, console: Console) -> Path:
     """Mutate and test one group (resuming its session); returns the session file."""
-    config, session = _config(group, tree, timeout_s), WORK / f"{group.name}.sqlite"
+    config, session = _config(group, timeout_s), WORK / f"{group.name}.sqlite"
     cosmic = [str(Path(sys.executable).parent / "cosmic-ray"), "--verbosity", "ERROR"]
     if not session.exists():
         subprocess.run([*cosmic, "init", str(config), str(session)], cwd=tree, check=True)
