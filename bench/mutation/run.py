@@ -83,6 +83,8 @@ def prepare_tree(fresh: bool) -> Path:
     stamp = _fingerprint(files)
     tree, stamp_file = WORK / "tree", WORK / "tree.sha256"
     if not fresh and tree.is_dir() and stamp_file.is_file() and stamp_file.read_text() == stamp:
+        # the same code: copy it again, which undoes a mutant an interrupted run left behind
+        _copy_checkout(files, tree)
         return tree
     shutil.rmtree(WORK, ignore_errors=True)
     tree.mkdir(parents=True)
@@ -91,32 +93,33 @@ def prepare_tree(fresh: bool) -> Path:
     return tree
 
 
-def _mutated_files(group: Group, tree: Path) -> list[str]:
-    paths: list[str] = []
+def _mutated_digest(group: Group) -> str:
+    """A digest of the checkout's files the group mutates (what its session was made from)."""
+    digest = hashlib.sha256()
     for source in group.sources:
-        found = (tree / source).rglob("*.py") if (tree / source).is_dir() else [tree / source]
-        paths.extend(str(p.relative_to(tree)) for p in found)
-    return sorted(paths)
+        top = ROOT / source
+        for path in sorted(top.rglob("*.py")) if top.is_dir() else [top]:
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def recheck(group: Group, timeout_s: float, console: Console) -> Path:
     """Test a session's survivors again against the checkout's tests (after new tests were
     written for them), keeping the other outcomes: valid while tests were only added, and
-    only if the mutated code did not change (else run again with --fresh). It mutates its
-    own copy of the checkout (var/mutation/recheck), never the session's."""
+    only if the mutated code did not change (else run again with --fresh). Not while a run
+    of the same sessions is going: it mutates the same copy of the checkout."""
     tree, session = WORK / "tree", WORK / f"{group.name}.sqlite"
-    if not session.exists():
+    made_from = WORK / f"{group.name}.sources.sha256"
+    if not session.exists() or not made_from.is_file():
         raise SystemExit(f"no session for {group.name}: run it first")
-    changed = [
-        name
-        for name in _mutated_files(group, tree)
-        if not (ROOT / name).is_file() or (ROOT / name).read_bytes() != (tree / name).read_bytes()
-    ]
-    if changed:
-        raise SystemExit(f"the mutated code changed ({', '.join(changed)}): run with --fresh")
-    tree = WORK / "recheck"
-    shutil.rmtree(tree, ignore_errors=True)
-    _copy_checkout(_source_files(), tree)
+    if made_from.read_text() != _mutated_digest(group):
+        raise SystemExit(f"the code {group.name} mutates changed since its session: --fresh")
+    # the checkout's tests (and the code, undoing any mutant an interrupted run left), so
+    # a later run resumes the pending mutants against the same tests
+    files = _source_files()
+    _copy_checkout(files, tree)
+    (WORK / "tree.sha256").write_text(_fingerprint(files))
     command = _test_command(group, timeout_s)
     with sqlite3.connect(session) as db:
         survivors = db.execute(
@@ -212,6 +215,7 @@ def run_group(group: Group, tree: Path, timeout_s: float, console: Console) -> P
             cwd=tree, check=True, capture_output=True,
         )  # fmt: skip
         skip_annotations(session, tree)
+        (WORK / f"{group.name}.sources.sha256").write_text(_mutated_digest(group))
     total, done = _counts(session)
     bar = Progress(
         TextColumn(f"[bold]{group.name}"), BarColumn(), MofNCompleteColumn(),

@@ -12,6 +12,7 @@ from msgspec.structs import replace
 from tests.unit.event_builders import agent_event
 from wxcc_stream.projections import agent_document, evolve_agent, fold, initial_agent_state
 from wxcc_stream.projections.agent_state import AgentState
+from wxcc_stream.projections.agent_summary import agent_summary_changes
 from wxcc_stream.schemas.event import Event
 
 BOOKKEEPING = ("lastEventTime", "lastEventId", "revision")
@@ -118,3 +119,32 @@ def test_a_marked_event_of_another_type_is_not_a_summary() -> None:
     )
     document = agent_document(evolve_agent(_working(), injected))
     assert (document["state"], document["loggedIn"]) == ("idle", True)
+
+
+@pytest.mark.parametrize(
+    "type_",
+    [
+        # the lost webhooks the job injects, marked too (on both sides of the summary's
+        # name), and types the contract does not name
+        "agent:login",
+        "agent:logout",
+        "agent:state_change",
+        "agent:channel_state_change",
+        "agent:available",
+        "agent:wrapup_ended",
+    ],
+)
+def test_only_the_summary_type_makes_changes(type_: str) -> None:
+    marked = replace(agent_event(type_, 5_000, "i", state="idle", loggedIn=False), reconciled=True)
+    assert agent_summary_changes(marked) is None
+    assert agent_summary_changes(_summary(state="idle")) == {"state": "idle"}
+
+
+def test_a_marked_unknown_type_changes_nothing() -> None:
+    marked = replace(
+        agent_event("agent:wrapup_ended", 5_000, "i", state="logged-out", loggedIn=False),
+        reconciled=True,
+    )
+    before = agent_document(_working())
+    after = agent_document(evolve_agent(_working(), marked))
+    assert _without_bookkeeping(after) == _without_bookkeeping(before)

@@ -10,7 +10,14 @@ import pytest
 from msgspec.structs import replace
 
 from tests.unit.event_builders import task_event
-from wxcc_stream.projections import evolve_task, fold, initial_task, task_document
+from wxcc_stream.projections import (
+    evolve_task,
+    fold,
+    initial_task,
+    task_document,
+    task_from_dict,
+    task_to_dict,
+)
 from wxcc_stream.projections.task_lifecycle import TaskLifecycle, summary_on_final
 from wxcc_stream.projections.task_summary import summary_facts
 from wxcc_stream.schemas.event import Event
@@ -128,3 +135,14 @@ def test_a_summary_without_facts_or_marker_changes_nothing_after_compaction(
     assert summary_on_final(final, _summary(agentIds=["a-9"]), always=always) is None
     unmarked = replace(_summary(**FACTS), reconciled=False)
     assert summary_on_final(final, unmarked, always=always) is None
+
+
+def test_the_facts_survive_the_table_form() -> None:
+    """A table value keeps the facts, so a restarted worker shows the corrected task."""
+    corrected = evolve_task(_ended_task(), _summary(**FACTS, captures=["https://x/r.wav"]))
+    stored = task_to_dict(corrected)
+    assert task_from_dict(stored) == corrected
+    assert task_document(task_from_dict(stored)) == task_document(corrected)
+    # a task without a summary stores no facts at all
+    assert "final" not in task_to_dict(_ended_task())
+    assert task_from_dict(task_to_dict(_ended_task())) == _ended_task()
