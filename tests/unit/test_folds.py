@@ -245,6 +245,16 @@ def test_task_ids_follow_the_reported_state() -> None:
     assert agent_doc([*events, change("idle", 70, taskId="t-d")])["taskIds"] == ["t-c"]
 
 
+@pytest.mark.parametrize("removed", ["t-a", "t-b", "t-c"])
+def test_removing_a_task_keeps_the_others(removed: str) -> None:
+    events = [login(0)] + [
+        change("connected", 10 + i, taskId=task) for i, task in enumerate(["t-a", "t-b", "t-c"])
+    ]
+    kept = [t for t in ["t-a", "t-b", "t-c"] if t != removed]
+    for ending in ("wrapup-done", "not-responding"):
+        assert agent_doc([*events, change(ending, 20, taskId=removed)])["taskIds"] == kept
+
+
 @pytest.mark.parametrize(
     "state",
     [

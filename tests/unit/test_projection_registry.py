@@ -19,7 +19,7 @@ from wxcc_stream.projections import (
 from wxcc_stream.projections.registry import AGENT as AGENT_KIND
 from wxcc_stream.projections.registry import KINDS
 from wxcc_stream.projections.registry import TASK as TASK_KIND
-from wxcc_stream.schemas.event import EntityKind
+from wxcc_stream.schemas.event import EntityKind, Event
 
 AGENT_DAY = [
     agent_event("agent:login", 1_000, "l", currentState="idle"),
@@ -85,6 +85,18 @@ def test_a_kind_refuses_the_other_kinds_state() -> None:
 def test_an_agent_is_over_once_logged_out(folded: int, over: bool) -> None:
     state = fold(AGENT_DAY[:folded], initial_agent_state(AGENT), evolve_agent)
     assert AGENT_KIND.is_terminal(state) is over
+
+
+@pytest.mark.parametrize(
+    "only",
+    [
+        agent_event("agent:logout", 3_000, "o"),
+        agent_event("agent:state_change", 3_000, "x", currentState="logged-out"),
+    ],
+)
+def test_an_agent_whose_only_event_logs_it_out_is_over(only: Event) -> None:
+    """Its login came before the stream (or was lost): one event, and it is logged out."""
+    assert AGENT_KIND.is_terminal(evolve_agent(initial_agent_state(AGENT), only))
 
 
 def test_an_agent_reporting_logged_out_is_over_and_a_new_login_reopens_it() -> None:
