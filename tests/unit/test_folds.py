@@ -220,6 +220,15 @@ def test_logged_out_time_is_not_counted_and_login_starts_a_new_session() -> None
     assert doc["sessionStart"] == 1000
 
 
+def test_logged_out_time_is_not_counted_without_a_login_either() -> None:
+    """The login webhook lost: the agent reappears with a state change, and the time it
+    spent logged out is still not credited."""
+    first = [login(0, currentState="idle"), change("available", 100), logout(400)]
+    doc = agent_doc([*first, change("idle", 1000), change("available", 1200)])
+    assert doc["timeInState"] == {"idle": 300, "available": 300}
+    assert (doc["state"], doc["stateSince"], doc["loggedIn"]) == ("available", 1200, True)
+
+
 def test_login_while_logged_in_restarts_the_session() -> None:
     doc = agent_doc([login(0, currentState="idle"), change("available", 50), login(80)])
     assert doc["timeInState"] == {}
