@@ -659,6 +659,20 @@ def test_a_done_leg_accumulates_nothing_until_it_changes() -> None:
     assert doc["wrapUpMs"] == 60
 
 
+def test_a_done_leg_restored_from_its_stored_form_accumulates_nothing() -> None:
+    """A restarted worker folds on from the stored state (JSON bytes): the rules hold for
+    the decoded values as for the folded ones."""
+    done = fold(
+        [leg_event("wrapup", 0, "x1"), leg_event("wrapup-done", 10, "x2")],
+        initial_task(TASK),
+        evolve_task,
+    )
+    restored = task_from_dict(orjson.loads(document_bytes(task_to_dict(done))))
+    assert restored == done
+    back = evolve_task(restored, leg_event("ringing", 500, "x3"))
+    assert task_document(back)["legs"][AGENT]["timeInState"] == {"wrapup": 10}
+
+
 def test_wrap_up_sums_over_legs() -> None:
     doc = task_doc(
         [

@@ -4,6 +4,7 @@ when an entity is over (an ended task, a logged-out agent: docs/processors.md, e
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from tests.unit.event_builders import AGENT, TASK, agent_event, leg_event, task_event
@@ -139,3 +140,15 @@ def test_states_and_kinds_are_frozen_values() -> None:
             setattr(value, field, None)
     assert hash(agent) == hash(fold(AGENT_DAY, initial_agent_state(AGENT), evolve_agent))
     assert hash(task) == hash(fold(TASK_DAY, initial_task(TASK), evolve_task))
+
+
+def test_entities_restored_from_their_stored_form_are_over_as_before() -> None:
+    """A restarted worker reads its states back from JSON bytes: an ended task and a
+    logged-out agent are still over (and compacted in time)."""
+    for kind, state in (
+        (TASK_KIND, fold(TASK_DAY, initial_task(TASK), evolve_task)),
+        (AGENT_KIND, fold(AGENT_DAY, initial_agent_state(AGENT), evolve_agent)),
+    ):
+        restored = kind.from_dict(orjson.loads(orjson.dumps(kind.to_dict(state))))
+        assert restored == state
+        assert kind.is_terminal(restored)
