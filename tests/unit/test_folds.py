@@ -465,6 +465,7 @@ def test_queue_wait(events: list[Event], queue_wait: int | None) -> None:
     ("events", "ring"),
     [
         ([task("connect", 100), task("connected", 130)], 30),
+        ([task("connect", 100), task("connected", 350)], 250),
         ([task("connect", 100), task("connect", 120), task("connected", 150)], 30),
         ([task("connected", 130)], None),
         ([task("connect", 100), task("connected", 130), task("connect", 140)], 30),
@@ -671,6 +672,16 @@ def test_a_done_leg_restored_from_its_stored_form_accumulates_nothing() -> None:
     assert restored == done
     back = evolve_task(restored, leg_event("ringing", 500, "x3"))
     assert task_document(back)["legs"][AGENT]["timeInState"] == {"wrapup": 10}
+
+
+def test_a_leg_reporting_its_state_again_keeps_its_since() -> None:
+    """Time is credited on a change only: the same state reported again (a later ms, from
+    another source) is no change."""
+    events = [leg_event("connected", 100, "x1"), leg_event("Connected", 150, "x2")]
+    leg = task_doc(events)["legs"][AGENT]
+    assert (leg["state"], leg["since"], leg["timeInState"]) == ("connected", 100, {})
+    leg = task_doc([*events, leg_event("wrapup", 200, "x3")])["legs"][AGENT]
+    assert leg["timeInState"] == {"connected": 100}
 
 
 def test_wrap_up_sums_over_legs() -> None:
