@@ -83,11 +83,18 @@ TASK_KEYS = [
 
 
 def agent_doc(events: Sequence[Event]) -> dict[str, Any]:
-    return agent_document(fold(events, initial_agent_state(AGENT), evolve_agent))
+    wired = [_wired(e) for e in events]
+    return agent_document(fold(wired, initial_agent_state(AGENT), evolve_agent))
 
 
 def task_doc(events: Sequence[Event]) -> dict[str, Any]:
-    return task_document(fold(events, initial_task(TASK), evolve_task))
+    return task_document(fold([_wired(e) for e in events], initial_task(TASK), evolve_task))
+
+
+def _wired(event: Event) -> Event:
+    """The event as the worker gets it, decoded from bytes: its strings equal the literals
+    but are not the same objects, so the folds must compare values."""
+    return Event.from_dict(orjson.loads(orjson.dumps(event.to_dict())))
 
 
 def login(t: int, ce_id: str = "", **data: Any) -> Event:
@@ -207,6 +214,9 @@ def test_time_in_state_accumulates_on_change_only() -> None:
     assert doc["timeInState"] == {"idle": 100, "available": 250, "ringing": 80, "connected": 170}
     assert (doc["state"], doc["stateSince"]) == ("idle", 600)
     assert list(doc["timeInState"]) == sorted(doc["timeInState"])
+    # within the repeated state: its time is not credited yet, and its start stays
+    doc = agent_doc([login(0, currentState="idle"), change("ringing", 250), change("Ringing", 300)])
+    assert (doc["state"], doc["stateSince"], doc["timeInState"]) == ("ringing", 250, {"idle": 250})
 
 
 def test_logged_out_time_is_not_counted_and_login_starts_a_new_session() -> None:
@@ -218,6 +228,19 @@ def test_logged_out_time_is_not_counted_and_login_starts_a_new_session() -> None
     doc = agent_doc([*first, login(1000, currentState="available"), change("idle", 1500)])
     assert doc["timeInState"] == {"available": 500}
     assert doc["sessionStart"] == 1000
+
+
+def test_a_logged_out_state_change_counts_as_a_logout_for_time_in_state() -> None:
+    first = [login(0, currentState="idle"), change("Logged-Out", 400)]
+    doc = agent_doc([*first, change("available", 1000), change("idle", 1200)])
+    assert doc["timeInState"] == {"idle": 400, "available": 200}
+
+
+@pytest.mark.parametrize("reported", ["ringing", "connected", "wrapup", "wrapup-done"])
+def test_a_state_change_without_a_task_id_leaves_the_task_ids(reported: str) -> None:
+    events = [login(0), change("ringing", 10, taskId="t-1")]
+    assert agent_doc([*events, change(reported, 20)])["taskIds"] == ["t-1"]
+    assert agent_doc([*events, change(reported, 20, taskId=None)])["taskIds"] == ["t-1"]
 
 
 def test_logged_out_time_is_not_counted_without_a_login_either() -> None:
@@ -261,13 +284,7 @@ def test_removing_a_task_keeps_the_others(removed: str) -> None:
     ]
     kept = [t for t in ["t-a", "t-b", "t-c"] if t != removed]
     for ending in ("wrapup-done", "not-responding"):
-        # as off the wire: decoded strings equal the ids, but are not the same objects
-        wired = [_wired(e) for e in [*events, change(ending, 20, taskId=removed)]]
-        assert agent_doc(wired)["taskIds"] == kept
-
-
-def _wired(event: Event) -> Event:
-    return Event.from_dict(orjson.loads(orjson.dumps(event.to_dict())))
+        assert agent_doc([*events, change(ending, 20, taskId=removed)])["taskIds"] == kept
 
 
 @pytest.mark.parametrize(
@@ -341,9 +358,12 @@ def test_unknown_agent_type_is_counted_and_changes_nothing_else() -> None:
         assert after[key] == before[key], key
 
 
-def test_state_change_without_a_state_keeps_the_state() -> None:
-    doc = agent_doc([login(0), agent_event("agent:state_change", 10, "x", idleCodeId="ic-9")])
+@pytest.mark.parametrize("reported", [{}, {"currentState": None}, {"currentState": ""}])
+def test_state_change_without_a_state_keeps_the_state(reported: dict[str, Any]) -> None:
+    change = agent_event("agent:state_change", 10, "x", idleCodeId="ic-9", **reported)
+    doc = agent_doc([login(0), change])
     assert (doc["state"], doc["stateSince"], doc["idleCodeId"]) == ("idle", 0, "ic-9")
+    assert doc["loggedIn"]
 
 
 def test_agent_state_dict_round_trip() -> None:
@@ -534,6 +554,8 @@ def test_consult_and_conference_counts() -> None:
         ]
     )
     assert (doc["consultCount"], doc["conferenceCount"]) == (2, 1)
+    doc = task_doc([task("conferencing", 4), task("conferencing", 6), task("consulting", 7)])
+    assert (doc["consultCount"], doc["conferenceCount"]) == (1, 2)
 
 
 def test_ended_takes_party_and_reason_when_present() -> None:
