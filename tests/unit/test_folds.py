@@ -360,8 +360,8 @@ def test_unknown_agent_type_is_counted_and_changes_nothing_else() -> None:
 
 @pytest.mark.parametrize("reported", [{}, {"currentState": None}, {"currentState": ""}])
 def test_state_change_without_a_state_keeps_the_state(reported: dict[str, Any]) -> None:
-    change = agent_event("agent:state_change", 10, "x", idleCodeId="ic-9", **reported)
-    doc = agent_doc([login(0), change])
+    stateless = agent_event("agent:state_change", 10, "x", idleCodeId="ic-9", **reported)
+    doc = agent_doc([login(0), stateless])
     assert (doc["state"], doc["stateSince"], doc["idleCodeId"]) == ("idle", 0, "ic-9")
     assert doc["loggedIn"]
 
