@@ -4,35 +4,24 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.contract_ranks import AGENT_RANK, OTHER_RANK, TASK_RANK
 from tests.unit.event_builders import AGENT, TASK, agent_event, leg_event, task_event
 from wxcc_stream.projections.event_order import order_key, semantic_identity, tiebreak
 from wxcc_stream.schemas.event import EntityKind, Event
 
+# the ranks are read from the table in docs/projections.md, not restated here, plus types
+# the table does not name in a stream (ranked as "any other type")
 AGENT_RANKS = [
-    ("agent:login", 0),
-    ("agent:state_change", 1),
-    ("agent:channel_state_change", 1),
-    ("agent:logout", 2),
-    ("agent:something_else", 50),
-    ("task:new", 50),
+    *sorted(AGENT_RANK.items()),
+    ("agent:something_else", OTHER_RANK),
+    ("task:new", OTHER_RANK),
+    ("task:reconciled", OTHER_RANK),
 ]
 TASK_RANKS = [
-    ("task:new", 0),
-    ("task:parked", 1),
-    ("task:connect", 2),
-    ("task:connected", 3),
-    ("task:on-hold", 4),
-    ("task:hold-done", 5),
-    ("task:consulting", 6),
-    ("task:consult-done", 7),
-    ("task:conferencing", 8),
-    ("task:conference-done", 9),
-    ("agent:state_change", 10),
-    ("agent:channel_state_change", 10),
-    ("task:ended", 11),
-    ("capture:available", 12),
-    ("task:unheard-of", 50),
-    ("agent:login", 50),
+    *sorted(TASK_RANK.items()),
+    ("task:unheard-of", OTHER_RANK),
+    ("agent:login", OTHER_RANK),
+    ("agent:reconciled", OTHER_RANK),
 ]
 
 
@@ -113,6 +102,16 @@ def test_a_leg_ranks_by_the_stream_it_is_folded_in() -> None:
             task_event("task:connected", 5, "a"),
             task_event("task:connect", 5, "b"),
             False,
+        ),
+        # a file path names only a capture:available: other types (named by the contract
+        # or not, sorting before or after it) carry none in their identity
+        *(
+            (
+                task_event(type_, 5, "a", filePath="/x.wav"),
+                task_event(type_, 5, "b", filePath="/y.wav"),
+                True,
+            )
+            for type_ in ("capture:archived", "capture:deleted", "task:ended", "call:recorded")
         ),
     ],
 )

@@ -83,11 +83,18 @@ TASK_KEYS = [
 
 
 def agent_doc(events: Sequence[Event]) -> dict[str, Any]:
-    return agent_document(fold(events, initial_agent_state(AGENT), evolve_agent))
+    wired = [_wired(e) for e in events]
+    return agent_document(fold(wired, initial_agent_state(AGENT), evolve_agent))
 
 
 def task_doc(events: Sequence[Event]) -> dict[str, Any]:
-    return task_document(fold(events, initial_task(TASK), evolve_task))
+    return task_document(fold([_wired(e) for e in events], initial_task(TASK), evolve_task))
+
+
+def _wired(event: Event) -> Event:
+    """The event as the worker gets it, decoded from bytes: its strings equal the literals
+    but are not the same objects, so the folds must compare values."""
+    return Event.from_dict(orjson.loads(orjson.dumps(event.to_dict())))
 
 
 def login(t: int, ce_id: str = "", **data: Any) -> Event:
@@ -207,6 +214,9 @@ def test_time_in_state_accumulates_on_change_only() -> None:
     assert doc["timeInState"] == {"idle": 100, "available": 250, "ringing": 80, "connected": 170}
     assert (doc["state"], doc["stateSince"]) == ("idle", 600)
     assert list(doc["timeInState"]) == sorted(doc["timeInState"])
+    # within the repeated state: its time is not credited yet, and its start stays
+    doc = agent_doc([login(0, currentState="idle"), change("ringing", 250), change("Ringing", 300)])
+    assert (doc["state"], doc["stateSince"], doc["timeInState"]) == ("ringing", 250, {"idle": 250})
 
 
 def test_logged_out_time_is_not_counted_and_login_starts_a_new_session() -> None:
@@ -218,6 +228,28 @@ def test_logged_out_time_is_not_counted_and_login_starts_a_new_session() -> None
     doc = agent_doc([*first, login(1000, currentState="available"), change("idle", 1500)])
     assert doc["timeInState"] == {"available": 500}
     assert doc["sessionStart"] == 1000
+
+
+def test_a_logged_out_state_change_counts_as_a_logout_for_time_in_state() -> None:
+    first = [login(0, currentState="idle"), change("Logged-Out", 400)]
+    doc = agent_doc([*first, change("available", 1000), change("idle", 1200)])
+    assert doc["timeInState"] == {"idle": 400, "available": 200}
+
+
+@pytest.mark.parametrize("reported", ["ringing", "connected", "wrapup", "wrapup-done"])
+def test_a_state_change_without_a_task_id_leaves_the_task_ids(reported: str) -> None:
+    events = [login(0), change("ringing", 10, taskId="t-1")]
+    assert agent_doc([*events, change(reported, 20)])["taskIds"] == ["t-1"]
+    assert agent_doc([*events, change(reported, 20, taskId=None)])["taskIds"] == ["t-1"]
+
+
+def test_logged_out_time_is_not_counted_without_a_login_either() -> None:
+    """The login webhook lost: the agent reappears with a state change, and the time it
+    spent logged out is still not credited."""
+    first = [login(0, currentState="idle"), change("available", 100), logout(400)]
+    doc = agent_doc([*first, change("idle", 1000), change("available", 1200)])
+    assert doc["timeInState"] == {"idle": 300, "available": 300}
+    assert (doc["state"], doc["stateSince"], doc["loggedIn"]) == ("available", 1200, True)
 
 
 def test_login_while_logged_in_restarts_the_session() -> None:
@@ -243,6 +275,16 @@ def test_task_ids_follow_the_reported_state() -> None:
     assert agent_doc([*events, login(60)])["taskIds"] == []
     # a state that neither adds nor removes leaves the list alone
     assert agent_doc([*events, change("idle", 70, taskId="t-d")])["taskIds"] == ["t-c"]
+
+
+@pytest.mark.parametrize("removed", ["t-a", "t-b", "t-c"])
+def test_removing_a_task_keeps_the_others(removed: str) -> None:
+    events = [login(0)] + [
+        change("connected", 10 + i, taskId=task) for i, task in enumerate(["t-a", "t-b", "t-c"])
+    ]
+    kept = [t for t in ["t-a", "t-b", "t-c"] if t != removed]
+    for ending in ("wrapup-done", "not-responding"):
+        assert agent_doc([*events, change(ending, 20, taskId=removed)])["taskIds"] == kept
 
 
 @pytest.mark.parametrize(
@@ -316,9 +358,12 @@ def test_unknown_agent_type_is_counted_and_changes_nothing_else() -> None:
         assert after[key] == before[key], key
 
 
-def test_state_change_without_a_state_keeps_the_state() -> None:
-    doc = agent_doc([login(0), agent_event("agent:state_change", 10, "x", idleCodeId="ic-9")])
+@pytest.mark.parametrize("reported", [{}, {"currentState": None}, {"currentState": ""}])
+def test_state_change_without_a_state_keeps_the_state(reported: dict[str, Any]) -> None:
+    stateless = agent_event("agent:state_change", 10, "x", idleCodeId="ic-9", **reported)
+    doc = agent_doc([login(0), stateless])
     assert (doc["state"], doc["stateSince"], doc["idleCodeId"]) == ("idle", 0, "ic-9")
+    assert doc["loggedIn"]
 
 
 def test_agent_state_dict_round_trip() -> None:
@@ -446,6 +491,7 @@ def test_queue_wait(events: list[Event], queue_wait: int | None) -> None:
     ("events", "ring"),
     [
         ([task("connect", 100), task("connected", 130)], 30),
+        ([task("connect", 100), task("connected", 350)], 250),
         ([task("connect", 100), task("connect", 120), task("connected", 150)], 30),
         ([task("connected", 130)], None),
         ([task("connect", 100), task("connected", 130), task("connect", 140)], 30),
@@ -508,6 +554,8 @@ def test_consult_and_conference_counts() -> None:
         ]
     )
     assert (doc["consultCount"], doc["conferenceCount"]) == (2, 1)
+    doc = task_doc([task("conferencing", 4), task("conferencing", 6), task("consulting", 7)])
+    assert (doc["consultCount"], doc["conferenceCount"]) == (1, 2)
 
 
 def test_ended_takes_party_and_reason_when_present() -> None:
@@ -638,6 +686,30 @@ def test_a_done_leg_accumulates_nothing_until_it_changes() -> None:
     assert leg["timeInState"] == {"wrapup": 10 + 50, "ringing": 20, "connected": 80}
     assert leg["wrapUpAuxCodeId"] is None
     assert doc["wrapUpMs"] == 60
+
+
+def test_a_done_leg_restored_from_its_stored_form_accumulates_nothing() -> None:
+    """A restarted worker folds on from the stored state (JSON bytes): the rules hold for
+    the decoded values as for the folded ones."""
+    done = fold(
+        [leg_event("wrapup", 0, "x1"), leg_event("wrapup-done", 10, "x2")],
+        initial_task(TASK),
+        evolve_task,
+    )
+    restored = task_from_dict(orjson.loads(document_bytes(task_to_dict(done))))
+    assert restored == done
+    back = evolve_task(restored, leg_event("ringing", 500, "x3"))
+    assert task_document(back)["legs"][AGENT]["timeInState"] == {"wrapup": 10}
+
+
+def test_a_leg_reporting_its_state_again_keeps_its_since() -> None:
+    """Time is credited on a change only: the same state reported again (a later ms, from
+    another source) is no change."""
+    events = [leg_event("connected", 100, "x1"), leg_event("Connected", 150, "x2")]
+    leg = task_doc(events)["legs"][AGENT]
+    assert (leg["state"], leg["since"], leg["timeInState"]) == ("connected", 100, {})
+    leg = task_doc([*events, leg_event("wrapup", 200, "x3")])["legs"][AGENT]
+    assert leg["timeInState"] == {"connected": 100}
 
 
 def test_wrap_up_sums_over_legs() -> None:
