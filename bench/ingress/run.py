@@ -412,6 +412,12 @@ async def _raw_count(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
+def client_env(spec: str, linger_ms: int) -> dict[str, str]:
+    """The ingress settings of a `--publishers` entry: `client` or `client:linger_ms`."""
+    client, _, linger = spec.partition(":")
+    return {"WXCC_INGRESS_PUBLISHER": client, "WXCC_INGRESS_LINGER_MS": linger or str(linger_ms)}
+
+
 def ingress_key(publisher: str) -> str:
     """The table row of the saturated single-process ingress with this Kafka client."""
     return f"ingress, {publisher}"
@@ -511,7 +517,7 @@ def single_process_rows(
     for index, publisher in enumerate(args.publishers):
         port = free_port()
         cmd = [sys.executable, "-m", "wxcc_stream.cli", "ingress", "--port", str(port)]
-        env = {**ingress_env, "WXCC_INGRESS_PUBLISHER": publisher}
+        env = {**ingress_env, **client_env(publisher, args.linger_ms)}
         with process(cmd, env, workdir / f"ingress-{publisher}.log") as ingress:
             wait_http(f"http://127.0.0.1:{port}/readyz")
             url = f"http://127.0.0.1:{port}{PATH}"
@@ -555,8 +561,8 @@ def main(argv: list[str] | None = None) -> int:
         "--publishers",
         type=lambda text: [p.strip() for p in text.split(",") if p.strip()],
         default=["aiokafka", "confluent"],
-        help="the ingress's Kafka clients to measure, each in its own rows; the first also "
-        "runs the multi-process rows (aiokafka,confluent)",
+        help="the ingress's Kafka clients to measure, each in its own rows, as client or "
+        "client:linger_ms; the first also runs the multi-process rows (aiokafka,confluent)",
     )
     parser.add_argument(
         "--profile",
@@ -595,8 +601,7 @@ def main(argv: list[str] | None = None) -> int:
             "WXCC_TOPIC_PREFIX": prefix,
             "WXCC_INGRESS_SECRETS": f"{SUB}={SECRET}",
             "WXCC_INGRESS_COMPRESSION": args.compression,
-            "WXCC_INGRESS_LINGER_MS": str(args.linger_ms),
-            "WXCC_INGRESS_PUBLISHER": args.publishers[0],
+            **client_env(args.publishers[0], args.linger_ms),
             "WXCC_LOG_LEVEL": "WARNING",
         }
         if not args.processes_only:

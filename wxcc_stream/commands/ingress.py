@@ -37,6 +37,7 @@ def register(subparsers: Any) -> None:
             "  WXCC_INGRESS_SPOOL_DIR            durable spool directory, one per process (none)\n"
             "  WXCC_INGRESS_COMPRESSION          lz4, zstd, snappy, gzip or none (default lz4)\n"
             "  WXCC_INGRESS_LINGER_MS            producer wait for a fuller batch (default 0)\n"
+            "  WXCC_INGRESS_PUBLISHER            Kafka client: aiokafka (default) or confluent\n"
             "  WXCC_KAFKA_BOOTSTRAP, WXCC_TOPIC_PREFIX, WXCC_TOPIC_PARTITIONS"
         ),
     )
