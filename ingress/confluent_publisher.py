@@ -121,7 +121,10 @@ class ConfluentRawPublisher:
         loop = self._loop
         assert loop is not None
         while self._polling.is_set():
-            producer.poll(_POLL_S)
+            try:
+                producer.poll(_POLL_S)
+            except Exception:  # a dead poll thread would leave every request waiting: go on
+                log.exception("polling librdkafka for delivery reports failed")
             self._hand_over(loop)
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
