@@ -75,6 +75,10 @@ def check_spools(base: str, processes: int) -> None:
 
 
 def _child(settings: Settings, index: int) -> None:
+    # the fork copied the parent's forwarding handlers: until the ingress installs its own
+    # (once listening), a signal ends the process as it would a single ingress
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
     arm = die_with_parent(signal.SIGTERM)
     if arm is not None:
         arm()

@@ -87,3 +87,45 @@ async def test_two_ingress_processes_share_the_port_and_store_what_they_acknowle
     assert sorted(p.name for p in spool.iterdir()) == ["process-0", "process-1"]
     records = await read_all(kafka_bootstrap, f"{topic_prefix}.raw", expected=len(bodies))
     assert sorted(r.value for r in records) == sorted(bodies)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_sigterm_while_the_processes_start_stops_all_of_them(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    # the children are forked with the parent's forwarding signal handlers: a SIGTERM that
+    # reaches them before the ingress installs its own must still end them
+    env = {
+        **os.environ,
+        "WXCC_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "WXCC_TOPIC_PREFIX": topic_prefix,
+        "WXCC_INGRESS_SECRETS": SECRETS_SETTING,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wxcc_stream.cli", "ingress", "--port", str(free_port()),
+        "--processes", "2",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    pids: list[int] = []
+    try:
+        started = await asyncio.wait_for(proc.stderr.readline(), 30)
+        pids = orjson.loads(started)["pids"]
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:  # never leave a process behind, whatever failed
+        left = [pid for pid in pids if _alive(pid)]
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert len(pids) == 2
+    assert not left, err.decode()
