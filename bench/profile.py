@@ -29,14 +29,17 @@ class Share(NamedTuple):
 class Profile:
     """`py-spy record` attached to `pid`, writing collapsed stacks to `path` when stopped."""
 
-    def __init__(self, pid: int, path: Path, rate: int = 200) -> None:
+    def __init__(self, pid: int, path: Path, rate: int = 200, *, native: bool = False) -> None:
         spy = shutil.which("py-spy")
         if spy is None:
             raise RuntimeError("py-spy is not installed (pip install -e '.[test]')")
         self.path = path
+        # native frames (C extensions, the interpreter's collector) need the process paused
+        # at each sample: py-spy refuses --native with --nonblocking
+        mode = ["--native"] if native else ["--nonblocking"]
         self.proc = subprocess.Popen(
             [spy, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
-             "--function", "--nonblocking", "--output", str(path)],
+             "--function", *mode, "--output", str(path)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
 

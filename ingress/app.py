@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -79,7 +80,7 @@ def build_app(
     ingress = settings.ingress
     policy = AdmissionPolicy.from_settings(ingress)
     metrics = metrics or IngressMetrics()
-    inner = publisher or KafkaRawPublisher(KafkaConfig.from_settings(settings))
+    inner = publisher or kafka_publisher(settings)
     spool = None
     if ingress.spool_dir:
         spool = Spool(
@@ -106,6 +107,16 @@ def build_app(
     app.cleanup_ctx.append(_store_lifecycle)
     app.on_shutdown.append(_start_draining)
     return app
+
+
+def kafka_publisher(settings: Settings) -> RawPublisher:
+    """The Kafka publisher the settings choose (`WXCC_INGRESS_PUBLISHER`)."""
+    config = KafkaConfig.from_settings(settings)
+    if settings.ingress.publisher == "confluent":
+        from wxcc_stream.ingress.confluent_publisher import ConfluentRawPublisher
+
+        return ConfluentRawPublisher(config)
+    return KafkaRawPublisher(config)
 
 
 async def _store_lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -292,8 +303,9 @@ async def _refuse(
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """The process is alive and serving HTTP."""
-    return web.json_response({"status": "ok"})
+    """The process is alive and serving HTTP (its pid tells the processes of
+    `--processes N` apart)."""
+    return web.json_response({"status": "ok", "pid": os.getpid()})
 
 
 async def readyz(request: web.Request) -> web.Response:

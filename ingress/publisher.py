@@ -23,6 +23,7 @@ from wxcc_stream.ingress.records import OutRecord
 log = logging.getLogger(__name__)
 
 COMPRESSIONS = ("lz4", "zstd", "snappy", "gzip", "none")
+PUBLISHERS = ("aiokafka", "confluent")
 # Room for the record's headers and batch overhead on top of the largest body.
 _RECORD_OVERHEAD = 64 * 1024
 
@@ -68,6 +69,11 @@ class KafkaConfig:
                 f"WXCC_INGRESS_COMPRESSION: expected one of {', '.join(COMPRESSIONS)}, "
                 f"got {ingress.compression!r}"
             )
+        if ingress.publisher not in PUBLISHERS:
+            raise SettingsError(
+                f"WXCC_INGRESS_PUBLISHER: expected one of {', '.join(PUBLISHERS)}, "
+                f"got {ingress.publisher!r}"
+            )
         if ingress.linger_ms < 0:
             raise SettingsError("WXCC_INGRESS_LINGER_MS: must be 0 or more")
         return cls(
@@ -82,6 +88,25 @@ class KafkaConfig:
             replication_factor=settings.topic.replication_factor,
             min_insync_replicas=settings.topic.min_insync_replicas,
         )
+
+
+def topic_specs(cfg: KafkaConfig) -> list[TopicSpec]:
+    """The topics the ingress writes, as it creates them when they are missing."""
+    # The raw topic is the system of record that replays start from: keep it forever.
+    size = str(cfg.max_record_bytes)
+    isr = str(cfg.min_insync_replicas)
+    replicas = cfg.replication_factor
+    return [
+        TopicSpec(
+            cfg.raw_topic, cfg.partitions,
+            {"retention.ms": "-1", "max.message.bytes": size, "min.insync.replicas": isr},
+            replicas,
+        ),
+        TopicSpec(
+            cfg.deadletter_topic, cfg.partitions,
+            {"max.message.bytes": size, "min.insync.replicas": isr}, replicas,
+        ),
+    ]  # fmt: skip
 
 
 class _Waiter:
@@ -147,22 +172,8 @@ class KafkaRawPublisher:
     async def start(self) -> None:
         """Create missing topics, then start the producer (fails if Kafka is unreachable)."""
         cfg = self._config
-        # The raw topic is the system of record that replays start from: keep it forever.
-        size = str(cfg.max_record_bytes)
-        isr = str(cfg.min_insync_replicas)
-        replicas = cfg.replication_factor
-        specs = [
-            TopicSpec(
-                cfg.raw_topic, cfg.partitions,
-                {"retention.ms": "-1", "max.message.bytes": size, "min.insync.replicas": isr},
-                replicas,
-            ),
-            TopicSpec(
-                cfg.deadletter_topic, cfg.partitions,
-                {"max.message.bytes": size, "min.insync.replicas": isr}, replicas,
-            ),
-        ]  # fmt: skip
         try:
+            specs = topic_specs(cfg)
             await ensure_topics(cfg.bootstrap, specs, client_id=cfg.client_id, timeout_s=10.0)
         except TopicError as err:
             raise PublishError(str(err)) from err

@@ -2,7 +2,8 @@
 ingress: uvloop when installed); with `--checks`, it first runs the ingress's checks and
 builds its Kafka records (`admit`, `raw_record`) without storing anything, to show what
 the checks cost apart from Kafka. `python -m bench.ingress.bare --port N [--checks]`
-(the checks read WXCC_INGRESS_SECRETS like the ingress does)."""
+(the checks read WXCC_INGRESS_SECRETS like the ingress does; `--reuse-port`: one of
+several processes sharing the port, as `wxcc-stream ingress --processes N`)."""
 
 from __future__ import annotations
 
@@ -49,13 +50,13 @@ def checking() -> Handler:
     return check
 
 
-async def serve(host: str, port: int, path: str, *, checks: bool) -> None:
+async def serve(host: str, port: int, path: str, *, checks: bool, reuse_port: bool) -> None:
     app = web.Application()
     app.router.add_post(path, checking() if checks else accept)
     app.router.add_get("/healthz", lambda request: accept_get())
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port, backlog=1024).start()
+    await web.TCPSite(runner, host, port, backlog=1024, reuse_port=reuse_port or None).start()
     await asyncio.Event().wait()
 
 
@@ -69,9 +70,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", default="/webhooks/wxcc")
     parser.add_argument("--checks", action="store_true", help="run the ingress's checks first")
+    parser.add_argument(
+        "--reuse-port", action="store_true", help="share the port with other processes"
+    )
     args = parser.parse_args()
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(serve(args.host, args.port, args.path, checks=args.checks))
+        runner.run(
+            serve(args.host, args.port, args.path, checks=args.checks, reuse_port=args.reuse_port)
+        )
 
 
 if __name__ == "__main__":

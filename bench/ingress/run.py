@@ -37,13 +37,14 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import orjson
 
+from bench.profile import Profile, print_top
 from wxcc_stream.devtools.broker import BrokerConfig, LocalBroker, ensure_jars
 from wxcc_stream.devtools.broker.process import free_port
 from wxcc_stream.schemas.signing import sign
@@ -76,6 +77,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants(pid: int) -> list[int]:
+    """The live processes below `pid` (from /proc's parent ids: this kernel has no
+    /proc/<pid>/task/<tid>/children)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU time so far of the processes and every live process below them."""
+    total = 0.0
+    for pid in {p for root in pids for p in (root, *descendants(root))}:
+        with suppress(OSError, IndexError, ValueError):  # ended meanwhile
+            total += cpu_seconds(pid)
+    return total
+
+
 def bodies(n: int) -> list[bytes]:
     """`n` distinct vendor-like agent:state_change bodies (~0.5 KB each)."""
     out = []
@@ -105,9 +135,9 @@ def bodies(n: int) -> list[bytes]:
     return out
 
 
-def lua_script(items: list[bytes], interval_ms: float | None) -> str:
-    """A wrk script POSTing the bodies in turn, each with its signature; with
-    `interval_ms`, each connection waits about that long between requests."""
+def lua_script(items: list[bytes], rate: float | None) -> str:
+    """A wrk script POSTing the bodies in turn, each with its signature; with `rate`, paced
+    to about that many requests per second (one wrk thread)."""
     lines = ["local reqs = {}", "local bodies = {"]
     lines += [f"  [==[{b.decode()}]==]," for b in items]
     lines += ["}", "local sigs = {"]
@@ -128,12 +158,35 @@ def lua_script(items: list[bytes], interval_ms: float | None) -> str:
         "  return reqs[n]",
         "end",
     ]
-    if interval_ms is not None:
-        # uniform in [0, 2*interval]: on average one request per interval per connection,
-        # spread so the connections do not fire in lockstep
-        top = max(1, round(2 * interval_ms))
-        lines += ["delay = function()", f"  return math.random(0, {top})", "end"]
+    if rate is not None:
+        lines += _PACING.replace("INTERVAL_MS", f"{1000 / rate:.6f}").splitlines()
     return "\n".join(lines) + "\n"
+
+
+# Pacing (wrk2 is not packaged): each request a connection is about to send takes the
+# thread's next send slot, one every INTERVAL_MS, and waits for it (wrk's `delay()` hook),
+# so the rate holds whatever the response time, as long as a connection is free. Slots
+# more than 100 ms in the past are dropped rather than sent as a burst. LuaJIT's ffi reads
+# the monotonic clock (Lua itself has only whole seconds).
+_PACING = """
+local ffi = require("ffi")
+ffi.cdef[[ typedef struct { long tv_sec; long tv_nsec; } wxcc_timespec;
+           int clock_gettime(int clk, wxcc_timespec *tp); ]]
+local ts = ffi.new("wxcc_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+local slot = nil
+delay = function()
+  local now = now_ms()
+  if slot == nil or slot < now - 100 then slot = now end
+  local wait = slot - now
+  slot = slot + INTERVAL_MS
+  if wait < 1 then return 0 end
+  return math.floor(wait)
+end
+"""
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -173,12 +226,12 @@ def run_wrk(
     duration_s: int,
     connections: int,
     threads: int = 1,
-    server_pid: int | None = None,
+    server_pids: Sequence[int] = (),
     broker_pid: int | None = None,
 ) -> WrkResult:
-    """One wrk run; with `server_pid` (`broker_pid`), also that process's CPU microseconds
-    per request."""
-    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
+    """One wrk run; with `server_pids` (`broker_pid`), also the CPU microseconds per request
+    of those processes and their children (of the broker)."""
+    cpu_before = tree_cpu_seconds(server_pids)
     broker_before = cpu_seconds(broker_pid) if broker_pid else 0.0
     cmd = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency",
@@ -186,13 +239,105 @@ def run_wrk(
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     result = parse_wrk(proc.stdout)
-    if server_pid and result.requests:
-        used = cpu_seconds(server_pid) - cpu_before
+    if server_pids and result.requests:
+        used = tree_cpu_seconds(server_pids) - cpu_before
         result = replace(result, cpu_us_per_request=used / result.requests * 1e6)
     if broker_pid and result.requests:
         used = cpu_seconds(broker_pid) - broker_before
         result = replace(result, broker_cpu_us_per_request=used / result.requests * 1e6)
     return result
+
+
+def ensure_wrk() -> bool:
+    """wrk on the PATH, installed from Debian's package (as scripts/bootstrap installs the
+    project's other Debian packages) when it is missing; False when that failed."""
+    if shutil.which("wrk") is not None:
+        return True
+    print("bench: wrk is missing, installing Debian's package ...", file=sys.stderr, flush=True)
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (
+        [*sudo, "apt-get", "update", "-qq"],
+        [*sudo, "apt-get", "install", "-y", "-qq", "wrk"],
+    ):
+        done = subprocess.run(cmd, env=apt_env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            print(f"bench: {' '.join(cmd)} failed:\n{done.stderr}", file=sys.stderr)
+            return False
+    if shutil.which("wrk") is None:
+        print("bench: wrk is still not on the PATH after apt-get", file=sys.stderr)
+        return False
+    return True
+
+
+def wait_processes(base: str, count: int, timeout_s: float = 60.0) -> None:
+    """Until `count` distinct processes answered /healthz on new connections (a process
+    listens only once it is started, its Kafka producer included)."""
+    deadline = time.monotonic() + timeout_s
+    pids: set[object] = set()
+    while len(pids) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(pids)} of {count} processes answered at {base}")
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as response:
+                pids.add(orjson.loads(response.read()).get("pid"))
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+
+
+def multi_process_rows(
+    args: argparse.Namespace,
+    results: dict[str, WrkResult],
+    bare_env: dict[str, str],
+    ingress_env: dict[str, str],
+    script: Path,
+    workdir: Path,
+    broker_pid: int | None,
+) -> None:
+    """N bare processes, then N ingress processes, on one port each (SO_REUSEPORT), driven
+    by wrk with N threads: the per-core ratio."""
+    n = args.processes
+    port = free_port()
+    url = f"http://127.0.0.1:{port}{PATH}"
+    bare_cmd = [sys.executable, "-m", "bench.ingress.bare", "--port", str(port), "--reuse-port"]
+    with ExitStack() as stack:
+        procs = [
+            stack.enter_context(process(bare_cmd, bare_env, workdir / f"bare-{i}.log"))
+            for i in range(n)
+        ]
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        run_wrk(url, script, duration_s=2, connections=args.connections, threads=n)  # warm-up
+        results[f"{n} bare processes"] = run_wrk(
+            url, script, duration_s=args.duration, connections=args.connections, threads=n,
+            server_pids=[p.pid for p in procs], broker_pid=broker_pid,
+        )  # fmt: skip
+    port = free_port()
+    url = f"http://127.0.0.1:{port}{PATH}"
+    cmd = [sys.executable, "-m", "wxcc_stream.cli", "ingress", "--port", str(port)]
+    with process([*cmd, "--processes", str(n)], ingress_env, workdir / "ingress-n.log") as multi:
+        wait_processes(f"http://127.0.0.1:{port}", n)
+        run_wrk(url, script, duration_s=2, connections=args.connections, threads=n)  # warm-up
+        results[f"{n} ingress processes"] = run_wrk(
+            url, script, duration_s=args.duration, connections=args.connections, threads=n,
+            server_pids=[multi.pid], broker_pid=broker_pid,
+        )  # fmt: skip
+
+
+def profiled_run(
+    url: str, script: Path, args: argparse.Namespace, pid: int, name: str, focus: str
+) -> None:
+    """One more saturated wrk run (not in the table) with py-spy sampling `pid`; prints the
+    top functions of the whole process, then of the stacks through `focus` (the handler)."""
+    path = Path(args.profile) / f"{name}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spy = Profile(pid, path, native=args.native)
+    try:
+        run_wrk(url, script, duration_s=args.duration, connections=args.connections)
+    finally:
+        spy.stop()
+    print(f"\n  {name} under wrk:", flush=True)
+    print_top(path, f"{name}, whole process", count=args.profile_lines)
+    print_top(path, f"{name}, inside {focus}", count=args.profile_lines, focus=focus)
 
 
 def wait_http(url: str, timeout_s: float = 60.0) -> None:
@@ -267,33 +412,136 @@ async def _raw_count(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
-def report(results: dict[str, WrkResult], load: tuple[float, float]) -> None:
-    """The table, the ratio and the half-rate p99."""
-    bare, ing = results["bare 202 handler"], results["ingress (Kafka acks=all)"]
-    paced = next(r for k, r in results.items() if "paced" in k and not k.endswith("*"))
-    head = f"{'run':<30} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+def client_env(spec: str, linger_ms: int) -> dict[str, str]:
+    """The ingress settings of a `--publishers` entry: `client` or `client:linger_ms`."""
+    client, _, linger = spec.partition(":")
+    return {"WXCC_INGRESS_PUBLISHER": client, "WXCC_INGRESS_LINGER_MS": linger or str(linger_ms)}
+
+
+def ingress_key(publisher: str) -> str:
+    """The table row of the saturated single-process ingress with this Kafka client."""
+    return f"ingress, {publisher}"
+
+
+def report(results: dict[str, WrkResult], publishers: list[str], load: tuple[float, float]) -> None:
+    """The table, the ratios and the half-rate p99s."""
+    head = f"{'run':<32} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
     print(f"\n{head} {'server CPU us/req':>18} {'broker CPU us/req':>18}")
     for name, r in results.items():
         line = (
-            f"{name:<30} {r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.non_2xx:>8} "
+            f"{name:<32} {r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.non_2xx:>8} "
             f"{r.cpu_us_per_request:>18.0f}"
         )
         broker_cpu = r.broker_cpu_us_per_request
         print(line if broker_cpu is None else f"{line} {broker_cpu:>18.0f}")
-    ratio = ing.rps / bare.rps if bare.rps else 0.0
-    print(f"\ningress / bare throughput: {ratio:.0%} (target >= 60%)")
+    print()
+    bare = results.get("bare 202 handler")
     checks = results.get(CHECKS_ONLY)
-    if checks is not None and bare.rps:
-        print(
-            f"checks alone, without Kafka: {checks.rps / bare.rps:.0%} of the bare throughput "
-            f"(+{checks.cpu_us_per_request - bare.cpu_us_per_request:.0f} us CPU per request; "
-            f"Kafka's client adds {ing.cpu_us_per_request - checks.cpu_us_per_request:.0f} us more)"
-        )
-    print(f"ingress p99 at half the bare rate: {paced.p99_ms:.2f} ms (target < 25 ms)")
-    cpu = ing.cpu_us_per_request / bare.cpu_us_per_request if bare.cpu_us_per_request else 0
-    print(f"server CPU per request, ingress / bare: {cpu:.2f}x")
+    if bare is not None and bare.rps:
+        for publisher in publishers:
+            ing = results[ingress_key(publisher)]
+            cpu = ing.cpu_us_per_request / bare.cpu_us_per_request
+            print(
+                f"ingress ({publisher}) / bare throughput: {ing.rps / bare.rps:.0%} (target >= "
+                f"60%); server CPU per request {cpu:.2f}x the bare handler's"
+            )
+            paced = next(k for k in results if k.startswith(f"{ingress_key(publisher)} paced"))
+            print(
+                f"ingress ({publisher}) p99 at half the bare rate: "
+                f"{results[paced].p99_ms:.2f} ms (target < 25 ms; {results[paced].rps:.0f}/s "
+                "reached)"
+            )
+            if checks is not None:
+                print(
+                    f"  Kafka's client ({publisher}) adds "
+                    f"{ing.cpu_us_per_request - checks.cpu_us_per_request:.0f} us CPU per request "
+                    "to the checks"
+                )
+        bare_paced = next((r for k, r in results.items() if k.startswith("bare paced")), None)
+        if bare_paced is not None:
+            print(f"the bare handler's own p99 at half its rate: {bare_paced.p99_ms:.2f} ms")
+        if checks is not None:
+            print(
+                f"checks alone, without Kafka: {checks.rps / bare.rps:.0%} of the bare throughput "
+                f"(+{checks.cpu_us_per_request - bare.cpu_us_per_request:.0f} us CPU per request)"
+            )
+    for key in [k for k in results if k.endswith(" ingress processes")]:
+        n = key.split()[0]
+        bare_n = results.get(f"{n} bare processes")
+        if bare_n is not None and bare_n.rps:
+            print(
+                f"{n} processes, ingress / bare throughput: {results[key].rps / bare_n.rps:.0%} "
+                f"(per core: {results[key].rps / int(n):.0f} against {bare_n.rps / int(n):.0f}/s)"
+            )
     print(f"load average (1 min) before / after: {load[0]:.2f} / {load[1]:.2f}")
     print("* paced at half the ingress's own maximum, for context (not a target)")
+
+
+def single_process_rows(
+    args: argparse.Namespace,
+    results: dict[str, WrkResult],
+    items: list[bytes],
+    bare_env: dict[str, str],
+    ingress_env: dict[str, str],
+    workdir: Path,
+    broker_pid: int | None,
+) -> None:
+    """The bare handler (also paced at half its rate), the bare handler with the checks,
+    then the ingress with each Kafka client: saturated and paced at half the bare rate."""
+    flat = workdir / "post.lua"
+    baselines = (("bare 202 handler", "bare", []), (CHECKS_ONLY, "bare-checks", ["--checks"]))
+    for name, log_name, flags in baselines:
+        port = free_port()
+        cmd = [sys.executable, "-m", "bench.ingress.bare", "--port", str(port), *flags]
+        with process(cmd, bare_env, workdir / f"{log_name}.log") as bare:
+            wait_http(f"http://127.0.0.1:{port}/healthz")
+            url = f"http://127.0.0.1:{port}{PATH}"
+            run_wrk(url, flat, duration_s=2, connections=args.connections)  # warm-up
+            results[name] = run_wrk(
+                url, flat, duration_s=args.duration, connections=args.connections,
+                server_pids=[bare.pid], broker_pid=broker_pid,
+            )  # fmt: skip
+            if not flags:  # the latency the machine itself gives at half that rate
+                half = results[name].rps / 2
+                paced = workdir / "bare-paced.lua"
+                paced.write_text(lua_script(items, half))
+                results[f"bare paced at {half:.0f}/s"] = run_wrk(
+                    url, paced, duration_s=args.duration, connections=args.paced_connections,
+                    server_pids=[bare.pid], broker_pid=broker_pid,
+                )  # fmt: skip
+            if args.profile and flags:
+                profiled_run(url, flat, args, bare.pid, log_name, "check")
+    half = results["bare 202 handler"].rps / 2
+    paced = workdir / "paced.lua"
+    paced.write_text(lua_script(items, half))
+    for index, publisher in enumerate(args.publishers):
+        port = free_port()
+        cmd = [sys.executable, "-m", "wxcc_stream.cli", "ingress", "--port", str(port)]
+        env = {**ingress_env, **client_env(publisher, args.linger_ms)}
+        with process(cmd, env, workdir / f"ingress-{publisher}.log") as ingress:
+            wait_http(f"http://127.0.0.1:{port}/readyz")
+            url = f"http://127.0.0.1:{port}{PATH}"
+            run_wrk(url, flat, duration_s=2, connections=args.connections)  # warm-up
+            key = ingress_key(publisher)
+            results[key] = run_wrk(
+                url, flat, duration_s=args.duration, connections=args.connections,
+                server_pids=[ingress.pid], broker_pid=broker_pid,
+            )  # fmt: skip
+            results[f"{key} paced at {half:.0f}/s"] = run_wrk(
+                url, paced, duration_s=args.duration, connections=args.paced_connections,
+                server_pids=[ingress.pid], broker_pid=broker_pid,
+            )  # fmt: skip
+            if index == 0:
+                # for context: latency at half the ingress's own maximum (not saturated)
+                own = results[key].rps / 2
+                light = workdir / "light.lua"
+                light.write_text(lua_script(items, own))
+                results[f"{key} paced at {own:.0f}/s *"] = run_wrk(
+                    url, light, duration_s=args.duration, connections=args.paced_connections,
+                    server_pids=[ingress.pid], broker_pid=broker_pid,
+                )  # fmt: skip
+            if args.profile:
+                profiled_run(url, flat, args, ingress.pid, f"ingress-{publisher}", "receive")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,9 +557,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bodies", type=int, default=500, help="distinct bodies (500)")
     parser.add_argument("--compression", default="lz4", help="ingress producer compression")
     parser.add_argument("--linger-ms", type=int, default=0, help="ingress producer linger")
+    parser.add_argument(
+        "--publishers",
+        type=lambda text: [p.strip() for p in text.split(",") if p.strip()],
+        default=["aiokafka", "confluent"],
+        help="the ingress's Kafka clients to measure, each in its own rows, as client or "
+        "client:linger_ms; the first also runs the multi-process rows (aiokafka,confluent)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="after the measured runs, one more saturated run of the checking bare handler and "
+        "of the ingress each under py-spy (collapsed stacks in DIR); prints the top functions",
+    )
+    parser.add_argument(
+        "--native", action="store_true", help="with --profile: native frames too (C, GC)"
+    )
+    parser.add_argument("--profile-lines", type=int, default=25, help="functions printed (25)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="then N bare processes against `wxcc-stream ingress --processes N` on one port, "
+        "wrk with N threads (2; 1 skips these rows)",
+    )
+    parser.add_argument("--processes-only", action="store_true", help="only the multi-process rows")
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+    if not ensure_wrk():
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="wxcc-bench-"))
     items = bodies(args.bodies)
@@ -322,18 +594,6 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     with broker_and_pid(args.bootstrap, workdir) as (bootstrap, broker_pid):
         bare_env = {**env, "WXCC_INGRESS_SECRETS": f"{SUB}={SECRET}"}  # for --checks
-        baselines = (("bare 202 handler", "bare", []), (CHECKS_ONLY, "bare-checks", ["--checks"]))
-        for name, log_name, flags in baselines:
-            port = free_port()
-            cmd = [sys.executable, "-m", "bench.ingress.bare", "--port", str(port), *flags]
-            with process(cmd, bare_env, workdir / f"{log_name}.log") as bare:
-                wait_http(f"http://127.0.0.1:{port}/healthz")
-                url = f"http://127.0.0.1:{port}{PATH}"
-                run_wrk(url, flat, duration_s=2, connections=args.connections)  # warm-up
-                results[name] = run_wrk(
-                    url, flat, duration_s=args.duration, connections=args.connections,
-                    server_pid=bare.pid, broker_pid=broker_pid,
-                )  # fmt: skip
         prefix = f"bench{uuid.uuid4().hex[:8]}"
         ingress_env = {
             **env,
@@ -341,37 +601,21 @@ def main(argv: list[str] | None = None) -> int:
             "WXCC_TOPIC_PREFIX": prefix,
             "WXCC_INGRESS_SECRETS": f"{SUB}={SECRET}",
             "WXCC_INGRESS_COMPRESSION": args.compression,
-            "WXCC_INGRESS_LINGER_MS": str(args.linger_ms),
+            **client_env(args.publishers[0], args.linger_ms),
             "WXCC_LOG_LEVEL": "WARNING",
         }
-        port = free_port()
-        cmd = [sys.executable, "-m", "wxcc_stream.cli", "ingress", "--port", str(port)]
-        with process(cmd, ingress_env, workdir / "ingress.log") as ingress:
-            wait_http(f"http://127.0.0.1:{port}/readyz")
-            url = f"http://127.0.0.1:{port}{PATH}"
-            run_wrk(url, flat, duration_s=2, connections=args.connections)  # warm-up
-            results["ingress (Kafka acks=all)"] = run_wrk(
-                url, flat, duration_s=args.duration, connections=args.connections,
-                server_pid=ingress.pid, broker_pid=broker_pid,
-            )  # fmt: skip
-            half = results["bare 202 handler"].rps / 2
-            paced = workdir / "paced.lua"
-            paced.write_text(lua_script(items, args.paced_connections * 1000 / half))
-            results[f"ingress paced at {half:.0f}/s"] = run_wrk(
-                url, paced, duration_s=args.duration, connections=args.paced_connections,
-                server_pid=ingress.pid, broker_pid=broker_pid,
-            )  # fmt: skip
-            # for context: latency at half the ingress's own maximum (not saturated)
-            own = results["ingress (Kafka acks=all)"].rps / 2
-            light = workdir / "light.lua"
-            light.write_text(lua_script(items, args.paced_connections * 1000 / own))
-            results[f"ingress paced at {own:.0f}/s *"] = run_wrk(
-                url, light, duration_s=args.duration, connections=args.paced_connections,
-                server_pid=ingress.pid, broker_pid=broker_pid,
-            )  # fmt: skip
-        report(results, (load_before, os.getloadavg()[0]))
+        if not args.processes_only:
+            single_process_rows(args, results, items, bare_env, ingress_env, workdir, broker_pid)
+        if args.processes > 1:
+            multi_process_rows(args, results, bare_env, ingress_env, flat, workdir, broker_pid)
+        shown = [] if args.processes_only else args.publishers
+        report(results, shown, (load_before, os.getloadavg()[0]))
         stored = asyncio.run(_raw_count(bootstrap, f"{prefix}.raw"))
-    accepted = sum(r.requests - r.non_2xx for k, r in results.items() if k.startswith("ingress"))
+    accepted = sum(
+        r.requests - r.non_2xx
+        for k, r in results.items()
+        if k.startswith("ingress") or k.endswith("ingress processes")
+    )
     print(f"records in the raw topic: {stored} (2xx answers incl. warm-up: >= {accepted})")
     print(f"logs and scripts: {workdir}")
     return 0

@@ -27,6 +27,7 @@ from tests.integration.test_ingress_support import (
 from tests.kafka_helpers import read_all
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.ingress.admission import subscription_of
+from wxcc_stream.ingress.confluent_publisher import ConfluentRawPublisher
 from wxcc_stream.ingress.memory import MemoryPublisher
 from wxcc_stream.ingress.publisher import KafkaConfig, KafkaRawPublisher, RawPublisher
 from wxcc_stream.ingress.records import OutRecord
@@ -293,7 +294,7 @@ async def test_health_readiness_and_metrics(ingress: Starter) -> None:
 # --- the RawPublisher contract, run against every implementation -------------------------
 
 
-@pytest.fixture(params=["memory", "kafka"])
+@pytest.fixture(params=["memory", "kafka", "confluent"])
 async def publisher(
     request: pytest.FixtureRequest, settings: Settings
 ) -> AsyncIterator[tuple[RawPublisher, Callable[[str, int], Awaitable[list[OutRecord]]]]]:
@@ -305,7 +306,11 @@ async def publisher(
 
         yield memory, read_memory
         return
-    kafka = KafkaRawPublisher(KafkaConfig.from_settings(settings))
+    kafka = (
+        ConfluentRawPublisher(KafkaConfig.from_settings(settings))
+        if request.param == "confluent"
+        else KafkaRawPublisher(KafkaConfig.from_settings(settings))
+    )
     bootstrap = settings.kafka.bootstrap
 
     async def read_kafka(topic: str, expected: int) -> list[OutRecord]:

@@ -27,6 +27,9 @@ from wxcc_stream.ingress.app import STATE
 
 pytestmark = pytest.mark.broker
 
+# every Kafka client the publisher port has: each must keep "2xx only after the ack"
+KAFKA_CLIENTS = pytest.mark.parametrize("client", ["aiokafka", "confluent"])
+
 
 def on_broker(settings: Settings, bootstrap: str, prefix: str, **ingress: object) -> Settings:
     base = with_overrides(
@@ -57,15 +60,17 @@ async def ready(running: Running) -> bool:
         return False
 
 
+@KAFKA_CLIENTS
 async def test_broker_killed_mid_traffic_503_without_spool_2xx_with_it_and_nothing_lost(
     broker_factory: Callable[[], LocalBroker],
     settings: Settings,
     topic_prefix: str,
     tmp_path: Path,
+    client: str,
 ) -> None:
     broker = broker_factory()
     plain_settings = on_broker(
-        settings, broker.bootstrap, topic_prefix + "p", publish_deadline_ms=800
+        settings, broker.bootstrap, topic_prefix + "p", publish_deadline_ms=800, publisher=client
     )
     spool_settings = on_broker(
         settings,
@@ -73,6 +78,7 @@ async def test_broker_killed_mid_traffic_503_without_spool_2xx_with_it_and_nothi
         topic_prefix + "s",
         publish_deadline_ms=800,
         spool_dir=str(tmp_path / "spool"),
+        publisher=client,
     )
     plain = await start_ingress(plain_settings)
     spooled = await start_ingress(spool_settings)
@@ -143,10 +149,13 @@ async def test_broker_killed_mid_traffic_503_without_spool_2xx_with_it_and_nothi
     assert set(spool_out.statuses.values()) == {202}
 
 
+@KAFKA_CLIENTS
 async def test_graceful_shutdown_under_load_loses_no_acknowledged_event(
-    settings: Settings, kafka_bootstrap: str
+    settings: Settings, kafka_bootstrap: str, client: str
 ) -> None:
-    running = await start_ingress(ingress_settings(settings, publish_deadline_ms=2000))
+    running = await start_ingress(
+        ingress_settings(settings, publish_deadline_ms=2000, publisher=client)
+    )
     outcome = Outcome()
     events = (new_event() for _ in range(100_000))
     load_task = asyncio.create_task(

@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from wxcc_stream.base.partitioning import KeyPartitioner
 from wxcc_stream.base.settings import SettingsError, load_settings, with_overrides
-from wxcc_stream.ingress.publisher import KafkaConfig
+from wxcc_stream.ingress.app import kafka_publisher
+from wxcc_stream.ingress.confluent_publisher import ConfluentRawPublisher
+from wxcc_stream.ingress.publisher import KafkaConfig, KafkaRawPublisher
 
 
 @given(keys=st.lists(st.binary(max_size=40), max_size=30), count=st.integers(1, 64))
@@ -34,7 +36,15 @@ def test_kafka_config_from_settings() -> None:
     )
     replicated = KafkaConfig.from_settings(cluster)
     assert (replicated.replication_factor, replicated.min_insync_replicas) == (3, 2)
-    for field, value in (("compression", "brotli"), ("linger_ms", -1)):
+    for field, value in (("compression", "brotli"), ("linger_ms", -1), ("publisher", "kafka")):
         bad = with_overrides(base, ingress=with_overrides(base.ingress, **{field: value}))
         with pytest.raises(SettingsError):
             KafkaConfig.from_settings(bad)
+
+
+def test_the_publisher_setting_picks_the_kafka_client() -> None:
+    base = load_settings({})
+    assert base.ingress.publisher == "aiokafka"
+    assert isinstance(kafka_publisher(base), KafkaRawPublisher)
+    chosen = load_settings({"WXCC_INGRESS_PUBLISHER": "confluent"})
+    assert isinstance(kafka_publisher(chosen), ConfluentRawPublisher)

@@ -123,6 +123,8 @@ class IngressSettings:
     # little latency for bigger batches
     compression: str = "lz4"
     linger_ms: int = 0
+    # the Kafka client behind the publisher port: aiokafka, or confluent (librdkafka)
+    publisher: str = "aiokafka"
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ def register(subparsers: Any) -> None:
             "  WXCC_INGRESS_SPOOL_DIR            durable spool directory, one per process (none)\n"
             "  WXCC_INGRESS_COMPRESSION          lz4, zstd, snappy, gzip or none (default lz4)\n"
             "  WXCC_INGRESS_LINGER_MS            producer wait for a fuller batch (default 0)\n"
+            "  WXCC_INGRESS_PUBLISHER            Kafka client: aiokafka (default) or confluent\n"
             "  WXCC_KAFKA_BOOTSTRAP, WXCC_TOPIC_PREFIX, WXCC_TOPIC_PARTITIONS"
         ),
     )
@@ -50,6 +51,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
     parser.add_argument(
         "--spool-dir", help="enable the durable spool in this directory (one process each)"
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="ingress processes sharing the port (SO_REUSEPORT), one core each; with a spool, "
+        "process i spools to <spool dir>/process-i (default 1)",
     )
     parser.set_defaults(handler=run)
 
@@ -82,7 +90,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Start the ingress and serve until interrupted."""
     from wxcc_stream.ingress.logs import configure_logging
     from wxcc_stream.ingress.main import run_ingress
+    from wxcc_stream.ingress.processes import run_processes
 
     settings = settings_from(args, settings)
+    if args.processes < 1:
+        raise SettingsError(f"--processes must be 1 or more, got {args.processes}")
     configure_logging(args.log_level or settings.log_level)
-    return run_ingress(settings)
+    if args.processes == 1:
+        return run_ingress(settings)
+    return run_processes(settings, args.processes)
