@@ -1,6 +1,6 @@
 """Benchmark: `wxcc-stream replay` against a bare aiokafka consumer, same topic, same run.
 
-    python -m bench.replay [--bootstrap HOST:PORT] [--events 30000] [--ordered]
+    python -m bench.replay [--bootstrap HOST:PORT] [--events 30000] [--ordered] [--profile DIR]
 
 1. a Kafka broker: `--bootstrap`, else a private one started from the official jars;
 2. a raw topic (4 partitions) pre-filled with `--events` generated WxCC events (days of 50
@@ -9,7 +9,9 @@
 4. events/s of one replay process over the same topic into generation 2 (in this process:
    the whole command's work from the range lookup to the last partition marked done), CPU
    seconds per event (this process: the core, aiokafka's decoding and producing);
-5. the ratio replay / bare consumer (issue 14's target: >= 35%).
+5. the ratio replay / bare consumer (issue 14's target: >= 35%);
+6. with `--profile DIR`, py-spy samples this process during the replay and the top
+   functions are printed (`bench/profile.py`).
 
 Figures are printed; nothing is asserted.
 """
@@ -18,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 from bench.processor.run import (
     broker,
@@ -29,6 +33,7 @@ from bench.processor.run import (
     raw_consumer_rate,
     scenario_records,
 )
+from bench.profile import Profile, print_top
 from wxcc_stream.base.settings import Settings, TopicSettings
 from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.replay.engine import run_replay
@@ -45,10 +50,15 @@ def _job(bootstrap: str, topics: TopicSettings, ordered: bool) -> ReplayJob:
     )  # fmt: skip
 
 
-async def _replay(job: ReplayJob) -> tuple[Summary, float, float]:
+async def _replay(job: ReplayJob, profile: Path | None) -> tuple[Summary, float, float]:
+    spy = Profile(os.getpid(), profile) if profile else None
     wall, cpu = time.perf_counter(), time.process_time()
-    summary = await run_replay(job)
-    return summary, time.perf_counter() - wall, time.process_time() - cpu
+    try:
+        summary = await run_replay(job)
+        return summary, time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        if spy is not None:
+            spy.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,18 +66,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bootstrap")
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--ordered", action="store_true", help="rebuild the ordered topics too")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="py-spy the replay; write DIR/replay.txt"
+    )
     args = parser.parse_args(argv)
+    profile = args.profile / "replay.txt" if args.profile else None
+    if profile:
+        profile.parent.mkdir(parents=True, exist_ok=True)
     records = scenario_records(args.events)
     topics = TopicSettings(prefix=f"bench{uuid.uuid4().hex[:8]}")
     with broker(args.bootstrap) as bootstrap:
         asyncio.run(create_topic(bootstrap, topics.raw))
         asyncio.run(produce(bootstrap, topics.raw, records))
         bare = asyncio.run(raw_consumer_rate(bootstrap, topics.raw, len(records)))
-        summary, seconds, cpu = asyncio.run(_replay(_job(bootstrap, topics, args.ordered)))
+        summary, seconds, cpu = asyncio.run(_replay(_job(bootstrap, topics, args.ordered), profile))
     rate = summary.tally.raw / seconds
     print(f"raw records:          {len(records):,} ({summary.tally.hopped:,} task legs hopped)")
     print(f"bare aiokafka:        {bare:,.0f} events/s")
     print(f"replay (1 process):   {rate:,.0f} events/s, {seconds:.1f} s")
     print(f"replay CPU per event: {cpu / max(summary.tally.raw, 1) * 1e6:,.1f} us")
     print(f"ratio replay / bare:  {rate / bare:.1%} (target >= 35%)")
+    if profile:
+        print_top(profile, "replay", count=30)
     return 0

@@ -15,6 +15,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from wxcc_stream.base.kafka_topics import TopicSpec, ensure_topics
 from wxcc_stream.base.partitioning import KeyPartitioner
+from wxcc_stream.processors.replay.hops import encode_hop
 from wxcc_stream.processors.replay.job import Progress, ReplayJob, Summary
 from wxcc_stream.processors.replay.plan import (
     END_MARKER,
@@ -96,8 +97,9 @@ class _Replay:
         partitioner = KeyPartitioner()
         self.partitioner = partitioner
         self.core = Replayer(
-            span.partitions, job.policy, partitioner.partition_of, job.cache_entries
-        )
+            span.partitions, job.policy, partitioner.partition_of, job.cache_entries,
+            ordered=job.ordered is not None,
+        )  # fmt: skip
         self.completion = Completion(span.partitions)
         self.published = Published()
         self.lock = asyncio.Lock()
@@ -246,7 +248,7 @@ class _Replay:
     async def _send(self, output: Output) -> None:
         out = BatchProducer(self.producer, self.partitioner)
         for hop in output.hops:
-            body = b"[" + b",".join(e.to_json() for e in hop.events) + b"]"
+            body = encode_hop(hop.events)
             await out.add(self.job.hops, hop.key, body, ((HOP_KIND, hop.kind.value.encode()),))
         if self.job.ordered is not None:
             for kind, records in output.ordered.items():

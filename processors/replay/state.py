@@ -15,7 +15,8 @@ from wxcc_stream.processors.core.batch import BatchResult, Record, process_batch
 from wxcc_stream.processors.core.log_cache import LogCache
 from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.report import Publication, Role
-from wxcc_stream.processors.core.routing import target_raw, unbundle
+from wxcc_stream.processors.core.routing import target_raw
+from wxcc_stream.processors.replay.hops import decode_hop
 from wxcc_stream.processors.replay.plan import ReplayClock
 from wxcc_stream.schemas.event import EntityKind, Event
 from wxcc_stream.schemas.raw_record import header_map, received_at_of
@@ -111,10 +112,17 @@ class Replayer:
     """The entity state of the partitions this process owns, and the core run over it."""
 
     def __init__(
-        self, partitions: int, policy: Policy, partition_of: PartitionOf, cache_entries: int
+        self,
+        partitions: int,
+        policy: Policy,
+        partition_of: PartitionOf,
+        cache_entries: int,
+        *,
+        ordered: bool = True,
     ) -> None:
         self.partitions = partitions
         self.policy = policy
+        self.ordered = ordered  # False: the ordered topics are not rebuilt, skip their events
         self.clock = ReplayClock()
         self.tally = Tally()
         self._partition_of = partition_of
@@ -145,7 +153,7 @@ class Replayer:
         for record in raw:
             self._route(record, records, output)
         for partition, offset, key, kind, value in hops:
-            events = tuple(unbundle(value))
+            events = decode_hop(value)
             self.clock.observe(e.received_at for e in events)
             records.setdefault((kind, partition), []).append(
                 Record(partition, offset, key, b"", events=events)
@@ -185,7 +193,7 @@ class Replayer:
     ) -> int:
         result = process_batch(
             kind, batch, tables.values[kind].get, now_ms=now, policy=self.policy,
-            cache=tables.caches[kind],
+            cache=tables.caches[kind], ordered=self.ordered,
         )  # fmt: skip
         tables.apply(kind, result.writes.get(partition, {}))
         self.tally.add(result)
