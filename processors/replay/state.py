@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+import msgspec
+
 from wxcc_stream.processors.core.batch import BatchResult, Record, process_batch
 from wxcc_stream.processors.core.log_cache import LogCache
 from wxcc_stream.processors.core.policy import Policy
@@ -29,8 +31,7 @@ Headers = Iterable[tuple[str, bytes]]
 _MAX_FLUSH_TICKS = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class RawIn:
+class RawIn(msgspec.Struct, frozen=True, gc=False):  # one per raw record: a C constructor
     """One raw record as read."""
 
     partition: int
