@@ -256,3 +256,30 @@ def test_the_core_without_ordered_events_changes_nothing_else() -> None:
         assert lean.publications == [p for p in full.publications if p.role is not Role.ORDERED]
         assert lean.writes == full.writes
         assert lean.stats == full.stats
+
+
+def test_the_replay_routes_each_raw_record_as_the_worker_does() -> None:
+    raw, _ = _raw_day()
+    broken = [
+        RawIn(0, 10_000, b"{not json", [("received_at", b"5")], 5),
+        RawIn(0, 10_001, orjson.dumps({"id": "x", "type": "agent:login"}), [], 6),
+        RawIn(0, 10_002, None, [], 7),
+    ]
+    partitioner = KeyPartitioner()
+    r = Replayer(PARTITIONS, POLICY, partitioner.partition_of, 100, ordered=False)
+    for q in range(PARTITIONS):
+        r.own(q)
+    output = r.take([*raw, *broken], [], [])
+    assert r.tally.raw == len(raw) + len(broken)
+    assert r.tally.rejected == len(broken)
+    expected_hops = []
+    for record in raw:
+        targets = target_raw(
+            record.value, header_map(record.headers), timestamp_ms=record.timestamp_ms, source={}
+        )
+        assert targets.event is not None
+        for kind, key in targets.streams:
+            if partitioner.partition_of(key, PARTITIONS) != record.partition:
+                expected_hops.append((kind, key, (targets.event,)))
+    assert [(h.kind, h.key, h.events) for h in output.hops] == expected_hops
+    assert r.tally.hopped == len(expected_hops) > 0
