@@ -2,10 +2,12 @@
 
 Only replay processes write and read the hop topic, so its values need not be the JSON
 of the worker's per-entity streams: msgpack of the `Event` Structs themselves, encoded and
-decoded in C by msgspec, is about 4x cheaper than `Event.to_json` and `unbundle` (the
-hop is paid twice by a third of the raw records). Values written as JSON by an earlier
-version (a rerun of a replay begun before it) are still read: a msgpack value never
-starts with `[` or `{`.
+decoded in C by msgspec, takes about a quarter of `Event.to_json` and `unbundle`'s CPU (a
+third of the raw records hop; docs/replay.md, "Speed"). Everything orjson decodes from a
+raw record (ints within 64 bits, floats, strings, lists, dicts) comes back equal. Values
+written as JSON by an earlier version (a rerun of a replay begun before it) are still
+read: a msgpack value never starts with `[` or `{`. Every process of one replay runs the
+same version (an earlier one cannot read these values).
 """
 
 from __future__ import annotations
