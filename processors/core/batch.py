@@ -73,8 +73,10 @@ class _Partition:
         get: Callable[[bytes], bytes | None],
         policy: Policy,
         cache: LogCache | None,
+        ordered: bool,
     ) -> None:
         self.kind = kind
+        self.ordered = ordered
         self.partition = partition
         self.policy = policy
         self.cache = cache
@@ -120,8 +122,11 @@ def process_batch(
     now_ms: int,
     policy: Policy,
     cache: LogCache | None = None,
+    ordered: bool = True,
 ) -> BatchResult:
-    """Run one batch of a per-entity stream through the core; see the module docstring."""
+    """Run one batch of a per-entity stream through the core; see the module docstring.
+    `ordered=False` leaves out the ordered events (a replay that does not rebuild the
+    ordered topics would encode them for nothing); nothing else changes."""
     publications: list[Publication] = []
     stats = Stats()
     parts: dict[int, _Partition] = {}
@@ -129,7 +134,9 @@ def process_batch(
     ticked: set[int] = set()
     for record in records:
         if record.partition not in parts:
-            parts[record.partition] = _Partition(kind, record.partition, get, policy, cache)
+            parts[record.partition] = _Partition(
+                kind, record.partition, get, policy, cache, ordered
+            )
         if record.key is None:
             ticked.add(record.partition)
             continue
@@ -175,7 +182,10 @@ def _finish(
     filed: bool,
 ) -> None:
     """Report an entity's step, stage its table value and file its next wake-ups."""
-    report(part.kind, entity_id, before, after, outcome, part.partition, publications, stats)
+    report(
+        part.kind, entity_id, before, after, outcome, part.partition, publications, stats,
+        ordered=part.ordered,
+    )  # fmt: skip
     # A duplicate may be the replay of records whose table write reached a local store
     # (RocksDB) but not the changelog before a crash: writing the value again, unchanged,
     # puts it in the changelog, so a worker that rebuilds this table from there gets it.

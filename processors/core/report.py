@@ -82,10 +82,13 @@ def report(
     partition: int,
     publications: list[Publication],
     stats: Stats,
+    *,
+    ordered: bool = True,
 ) -> None:
-    """Add what one entity's step publishes to `publications` and count it in `stats`."""
+    """Add what one entity's step publishes to `publications` and count it in `stats`
+    (the ordered events only with `ordered`)."""
     key = entity_id.encode()
-    _folded(kind, key, after, outcome, publications, stats)
+    _folded(kind, key, after, outcome, publications, stats, ordered)
     _refused(kind, entity_id, outcome, publications, stats)
     if outcome.compacted:
         stats.compacted += 1
@@ -100,16 +103,17 @@ def _folded(
     outcome: Outcome,
     publications: list[Publication],
     stats: Stats,
+    ordered: bool,
 ) -> None:
     """The ordered events (released, then late) and the projection when it changed."""
     known = TIEBREAK[kind]
-    for event in outcome.released:
+    for event in outcome.released if ordered else ():
         publications.append(
             Publication(
                 Role.ORDERED, key, _ordered_value(event, False), _event_headers(event, False)
             )
         )
-    for event in outcome.late:
+    for event in outcome.late if ordered else ():
         publications.append(
             Publication(Role.ORDERED, key, _ordered_value(event, True), _event_headers(event, True))
         )

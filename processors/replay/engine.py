@@ -16,6 +16,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from wxcc_stream.base.kafka_topics import TopicSpec, ensure_topics
 from wxcc_stream.base.partitioning import KeyPartitioner
 from wxcc_stream.base.topic_log import read_partitions
+from wxcc_stream.processors.replay.hops import encode_hop
 from wxcc_stream.processors.replay.job import Progress, ReplayJob, Summary
 from wxcc_stream.processors.replay.plan import (
     END_MARKER,
@@ -76,6 +77,10 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         if not self._held:  # no batch is half sent when the owner changes
             await self._replay.lock.acquire()
             self._held = True
+        try:  # nor still in flight: a new owner's documents must land after ours
+            await self._replay.settle()
+        except Exception as exc:  # aiokafka would log it and go on: the loop raises it
+            self._replay.failure = exc
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         try:
@@ -96,8 +101,9 @@ class _Replay:
         partitioner = KeyPartitioner()
         self.partitioner = partitioner
         self.core = Replayer(
-            span.partitions, job.policy, partitioner.partition_of, job.cache_entries
-        )
+            span.partitions, job.policy, partitioner.partition_of, job.cache_entries,
+            ordered=job.ordered is not None,
+        )  # fmt: skip
         self.completion = Completion(span.partitions)
         self.published = Published()
         self.lock = asyncio.Lock()
@@ -106,6 +112,8 @@ class _Replay:
         self.mine: set[int] = set()  # partitions this process finished
         self.read = 0
         self.failure: Exception | None = None
+        # the last batch's outputs, acked while the next batch is read and run
+        self.in_flight: list[asyncio.Future[Any]] = []
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=job.bootstrap, group_id=job.group, enable_auto_commit=False,
             auto_offset_reset="earliest", partition_assignment_strategy=(RangePartitionAssignor,),
@@ -229,6 +237,7 @@ class _Replay:
             self.completion.raw_done.add(p)
             # live traffic keeps coming: fetch no further
             self.consumer.pause(TopicPartition(self.job.raw, p))
+            await self.settle()
             futures = [
                 await self.producer.send(
                     self.job.hops, b"", partition=q, headers=[(END_MARKER, b"%d" % p)]
@@ -239,14 +248,23 @@ class _Replay:
 
     async def _finish(self, q: int) -> None:
         await self._send(self.core.flush(q))
+        await self.settle()
         await self.log.mark_finished(q)
         self.completion.finished.add(q)
         self.mine.add(q)
 
+    async def settle(self) -> None:
+        """Wait until every output sent so far is acknowledged (raises if one failed)."""
+        futures, self.in_flight = self.in_flight, []
+        await asyncio.gather(*futures)
+
     async def _send(self, output: Output) -> None:
+        """Hand a batch's outputs to the producer, after the previous batch's were acked
+        (so at most one batch is in flight: its acks overlap the next batch's work)."""
+        await self.settle()
         out = BatchProducer(self.producer, self.partitioner)
         for hop in output.hops:
-            body = b"[" + b",".join(e.to_json() for e in hop.events) + b"]"
+            body = encode_hop(hop.events)
             await out.add(self.job.hops, hop.key, body, ((HOP_KIND, hop.kind.value.encode()),))
         if self.job.ordered is not None:
             for kind, records in output.ordered.items():
@@ -257,4 +275,4 @@ class _Replay:
                 revision = revision_of(value)
                 if self.published.worth_sending(kind, key, revision, value):
                     await out.add(self.job.projections[kind], key, value)
-        await asyncio.gather(*await out.send())
+        self.in_flight = await out.send()

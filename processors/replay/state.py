@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+import msgspec
+
 from wxcc_stream.processors.core.batch import BatchResult, Record, process_batch
 from wxcc_stream.processors.core.log_cache import LogCache
 from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.report import Publication, Role
-from wxcc_stream.processors.core.routing import target_raw, unbundle
+from wxcc_stream.processors.replay.hops import decode_hop
 from wxcc_stream.processors.replay.plan import ReplayClock
+from wxcc_stream.schemas.cloudevent import SchemaError, entity_keys, parse_event_bytes
 from wxcc_stream.schemas.event import EntityKind, Event
 from wxcc_stream.schemas.raw_record import header_map, received_at_of
 
@@ -28,8 +31,7 @@ Headers = Iterable[tuple[str, bytes]]
 _MAX_FLUSH_TICKS = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class RawIn:
+class RawIn(msgspec.Struct, frozen=True, gc=False):  # one per raw record: a C constructor
     """One raw record as read."""
 
     partition: int
@@ -111,10 +113,17 @@ class Replayer:
     """The entity state of the partitions this process owns, and the core run over it."""
 
     def __init__(
-        self, partitions: int, policy: Policy, partition_of: PartitionOf, cache_entries: int
+        self,
+        partitions: int,
+        policy: Policy,
+        partition_of: PartitionOf,
+        cache_entries: int,
+        *,
+        ordered: bool = True,
     ) -> None:
         self.partitions = partitions
         self.policy = policy
+        self.ordered = ordered  # False: the ordered topics are not rebuilt, skip their events
         self.clock = ReplayClock()
         self.tally = Tally()
         self._partition_of = partition_of
@@ -145,7 +154,7 @@ class Replayer:
         for record in raw:
             self._route(record, records, output)
         for partition, offset, key, kind, value in hops:
-            events = tuple(unbundle(value))
+            events = decode_hop(value)
             self.clock.observe(e.received_at for e in events)
             records.setdefault((kind, partition), []).append(
                 Record(partition, offset, key, b"", events=events)
@@ -185,7 +194,7 @@ class Replayer:
     ) -> int:
         result = process_batch(
             kind, batch, tables.values[kind].get, now_ms=now, policy=self.policy,
-            cache=tables.caches[kind],
+            cache=tables.caches[kind], ordered=self.ordered,
         )  # fmt: skip
         tables.apply(kind, result.writes.get(partition, {}))
         self.tally.add(result)
@@ -196,18 +205,22 @@ class Replayer:
         self, record: RawIn, records: dict[tuple[EntityKind, int], list[Record]], output: Output
     ) -> None:
         self.tally.raw += 1
-        headers = header_map(record.headers)
-        self.clock.observe((received_at_of(headers, record.timestamp_ms),))
-        source = {"partition": record.partition, "offset": record.offset}
-        targets = target_raw(record.value, headers, timestamp_ms=record.timestamp_ms, source=source)
-        if targets.event is None:  # the live worker dead-lettered it already
+        received_at = received_at_of(header_map(record.headers), record.timestamp_ms)
+        self.clock.observe((received_at,))
+        # `target_raw`'s parse and keys, without the dead-letter document it builds for an
+        # invalid record: the live worker published that one already
+        try:
+            event = parse_event_bytes(record.value or b"", received_at=received_at)
+        except SchemaError:
             self.tally.rejected += 1
             return
-        for kind, key in targets.streams:
+        events = (event,)
+        for kind, entity_id in entity_keys(event):
+            key = entity_id.encode()
             if self._partition_of(key, self.partitions) == record.partition:
                 records.setdefault((kind, record.partition), []).append(
-                    Record(record.partition, record.offset, key, b"", events=(targets.event,))
+                    Record(record.partition, record.offset, key, b"", events=events)
                 )
             else:
                 self.tally.hopped += 1
-                output.hops.append(Hop(kind, key, (targets.event,)))
+                output.hops.append(Hop(kind, key, events))

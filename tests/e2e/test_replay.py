@@ -144,7 +144,9 @@ async def test_replayed_generations_are_byte_identical_to_live(
     await _wait_for_documents(settings, _generation(settings, 4)[1], pair[0])
     os.killpg(pair[0].pid, signal.SIGSTOP)
     pair.append(_replay(settings, tmp_path, "g4-1", *args))
-    await asyncio.sleep(4)  # the second one starts and asks to join
+    # the second one starts and asks to join (its start alone takes seconds on a busy machine)
+    await _wait_for_join(tmp_path / "g4-1.log", pair[1])
+    await asyncio.sleep(1)
     os.killpg(pair[0].pid, signal.SIGCONT)
     outs = [_finished(p, tmp_path, f"g4-{i}") for i, p in enumerate(pair)]
     g4 = await _latest(settings, _generation(settings, 4))
@@ -165,6 +167,15 @@ async def test_replayed_generations_are_byte_identical_to_live(
     assert dropped.returncode == 0, dropped.stderr
     assert _generation(settings, 2)[0] in dropped.stdout
     assert "g2: dropped" in _generations(settings, "list").stdout
+
+
+async def _wait_for_join(log: Path, proc: subprocess.Popen[bytes]) -> None:
+    """Until the replay logs that it joins its group (aiokafka revokes before a join)."""
+    deadline = time.monotonic() + 60
+    while b"Revoking previously assigned partitions" not in await asyncio.to_thread(log.read_bytes):
+        assert proc.poll() is None, "the second replay ended before it joined"
+        assert time.monotonic() < deadline, "the second replay did not ask to join in 60 s"
+        await asyncio.sleep(0.1)
 
 
 async def _wait_for_documents(
