@@ -188,6 +188,13 @@ async def test_topics_scale_under_traffic(settings: Settings, tmp_path: Path) ->
     )  # fmt: skip
     assert "g2: complete" in listed.stdout, listed
     assert "current for agent-state, task-lifecycle" in listed.stdout.split("g2:")[1], listed
+    shrink = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "wxcc_stream.cli", "topics", "scale", "--partitions", "4"],
+        cwd=ROOT, env=worker_env(settings), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert shrink.returncode == 2, shrink
+    assert "cannot remove" in shrink.stderr, shrink
     async with ProjectionReader(bootstrap, promoted) as reader:
         await reader.settle(quiet_s=2.0)
     for topic, before, during in (

@@ -67,6 +67,9 @@ def register(subparsers: Any) -> None:
         "--generation", type=int,
         help="generation to build (default: an unfinished one over N partitions, else the next)",
     )  # fmt: skip
+    scale.add_argument(
+        "--ordered", action="store_true", help="rebuild the ordered topics in the generation too"
+    )
     scale.add_argument("--batch-max", type=int, default=5000, help="raw records per batch")
     scale.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
@@ -101,7 +104,7 @@ async def _scale(args: argparse.Namespace, settings: Settings) -> int:
     await _grow_raw(bootstrap, t.raw, plan)
     print(f"[2/3] replay into generation {plan.generation} ({plan.partitions} partitions)")
     with progress_bar(args.quiet) as bar:
-        job = replay_job(settings, plan.generation, batch_max=args.batch_max)
+        job = replay_job(settings, plan.generation, ordered=args.ordered, batch_max=args.batch_max)
         summary = await run_replay(job, ReplayBar(bar))
     print_summary(summary)
     state = Generations.fold(await read_topic(bootstrap, t.generations))
