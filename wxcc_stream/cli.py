@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "wxcc_stream.commands.simulate",
     "wxcc_stream.commands.simulate_api",
     "wxcc_stream.commands.sink",
+    "wxcc_stream.commands.topics",
     "wxcc_stream.commands.worker",
 )
 

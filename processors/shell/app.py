@@ -105,6 +105,9 @@ def build_app(settings: Settings) -> faust.App:
         broker_session_timeout=w.session_timeout_ms / 1000.0,
         broker_heartbeat_interval=max(0.5, w.session_timeout_ms / 4000.0),
         broker_commit_interval=1.0,
+        # new raw partitions (`wxcc-stream topics scale`) are noticed within this time
+        consumer_metadata_max_age_ms=w.metadata_max_age_ms,
+        producer_metadata_max_age_ms=w.metadata_max_age_ms,
         # no waiting for the streams to drain on revocation: what is committed is decided
         # by the commit guard (processors.shell.intake), not by Faust's acks, and waiting
         # would only make rebalances longer

@@ -119,8 +119,15 @@ async def take_in_order(
     positions.settle()
     tps = {(e.message.topic, e.message.partition): e.message.tp for e in batch}
     unknown = positions.unknown(tps)
-    if unknown:
-        await _start(consumer, positions, [tps[tp] for tp in unknown], now_ms)
+    # assigned partitions that delivered nothing yet are tracked from their committed
+    # offset too, so one whose records never reach the agent is found stuck below
+    silent = [
+        tp
+        for tp in consumer.assignment()
+        if _key(tp) in ends and _key(tp) not in positions.tracks and _key(tp) not in tps
+    ]
+    if unknown or silent:
+        await _start(consumer, positions, [tps[tp] for tp in unknown] + silent, now_ms)
     intake = positions.take(
         [((e.message.topic, e.message.partition), e.message.offset) for e in batch],
         now_ms,
@@ -135,6 +142,11 @@ async def take_in_order(
         for hole in holes:
             tp = owned.get(hole.tp)
             if tp is not None:
+                if hole.presumed:
+                    # Faust fetches but never hands over the records of a partition it left
+                    # out of its active set (one assigned before this worker's metadata
+                    # knew it: a raw topic grown while the worker runs)
+                    consumer.resume_partitions({tp})
                 await rewind(consumer, tp, positions.tracks[hole.tp].next)
     return [batch[i] for i in intake.taken], holes
 

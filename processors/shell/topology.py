@@ -149,24 +149,30 @@ def topic_specs(settings: Settings, changelogs: Iterable[str]) -> list[TopicSpec
 
 
 class SharedPartitions:
-    """The partition count the raw topic and the per-entity streams share, once known."""
+    """The partition count the raw topic and the per-entity streams share, read again
+    for every batch: the raw topic may grow (`wxcc-stream topics scale`) while the worker
+    runs, and from then on the assignor no longer puts raw partition p with stream
+    partition p, so no raw record may be processed where it was read."""
 
     def __init__(self, topology: Topology) -> None:
-        self._names = (topology.raw.get_topic_name(), *topology.stream_kinds())
-        self._known: list[int | None] = []
+        self._raw = topology.raw.get_topic_name()
+        self._names = (self._raw, *topology.stream_kinds())
+        self._warned = False
 
     def count(self, consumer: Any) -> int | None:
         """The shared count; None while the metadata is missing (every raw record takes
         the hop meanwhile) or when the counts differ (then always)."""
-        if not self._known:
-            counts = [consumer.topic_partitions(name) for name in self._names]
-            if any(c is None for c in counts):
-                return None
-            self._known.append(shared_partition_count(counts))
-            if self._known[0] is None:
-                log.warning(
-                    "the raw topic and the per-entity streams have different partition "
-                    "counts (%s): every raw record goes through its entity's stream",
-                    dict(zip(self._names, counts, strict=True)),
-                )
-        return self._known[0]
+        counts = [consumer.topic_partitions(name) for name in self._names]
+        # an assignment made on newer metadata than ours: the raw topic has grown
+        assigned = [tp.partition for tp in consumer.assignment() if tp.topic == self._raw]
+        if assigned and counts[0] is not None:
+            counts[0] = max(counts[0], max(assigned) + 1)
+        shared = shared_partition_count(counts)
+        if shared is None and None not in counts and not self._warned:
+            self._warned = True
+            log.warning(
+                "the raw topic and the per-entity streams have different partition "
+                "counts (%s): every raw record goes through its entity's stream",
+                dict(zip(self._names, counts, strict=True)),
+            )
+        return shared

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
 from wxcc_stream.base.partitioning import KeyPartitioner
 from wxcc_stream.processors.core.routing import shared_partition_count
+from wxcc_stream.processors.shell.topology import SharedPartitions
+from wxcc_stream.schemas.event import EntityKind
 
 
 @given(st.binary(max_size=64), st.integers(min_value=1, max_value=64))
@@ -54,3 +59,40 @@ def test_shared_partition_count() -> None:
     assert shared_partition_count([4, None, 4]) is None
     assert shared_partition_count([]) is None
     assert shared_partition_count([0, 0]) is None
+
+
+class _Metadata:
+    """What `SharedPartitions` asks a Faust consumer: partition counts and the assignment."""
+
+    def __init__(self, counts: dict[str, int | None], assigned: list[tuple[str, int]]) -> None:
+        self.counts = counts
+        self.assigned = assigned
+
+    def topic_partitions(self, topic: str) -> int | None:
+        return self.counts.get(topic)
+
+    def assignment(self) -> list[Any]:
+        return [SimpleNamespace(topic=t, partition=p) for t, p in self.assigned]
+
+
+def _topology() -> Any:
+    def topic(name: str) -> Any:
+        return SimpleNamespace(get_topic_name=lambda: name)
+
+    kinds = {"agent-s": EntityKind.AGENT, "task-s": EntityKind.TASK}
+    return SimpleNamespace(raw=topic("raw"), stream_kinds=lambda: kinds)
+
+
+def test_shared_partitions_follow_a_raw_topic_that_grows() -> None:
+    """Read again per batch: once the raw topic has grown (in the metadata, or only in an
+    assignment made on newer metadata) no raw record is processed where it was read."""
+    shared = SharedPartitions(_topology())
+    consumer = _Metadata({"raw": 4, "agent-s": 4, "task-s": 4}, [("raw", 3), ("agent-s", 3)])
+    assert shared.count(consumer) == 4
+    consumer.assigned.append(("raw", 5))  # the leader saw 6 partitions, we still see 4
+    assert shared.count(consumer) is None
+    consumer.assigned.pop()
+    consumer.counts["raw"] = 6
+    assert shared.count(consumer) is None
+    consumer.counts["agent-s"] = None
+    assert shared.count(consumer) is None

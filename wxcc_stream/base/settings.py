@@ -149,6 +149,9 @@ class WorkerSettings:
     batch_max_events: int = 1000
     batch_window_ms: int = 50
     log_cache_entries: int = 50000
+    # how old the client's topic metadata may get: new partitions of the raw topic are
+    # noticed (and a rebalance started) within this time (Kafka's default is 5 minutes)
+    metadata_max_age_ms: int = 30000
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-class _Bar(ReplayProgress):
+class ReplayBar(ReplayProgress):
     """rich's progress bar: raw records read, events/s and the time left."""
 
     def __init__(self, bar: Progress) -> None:
@@ -102,7 +102,7 @@ class _Bar(ReplayProgress):
             self._bar.update(self._task, completed=read, rate=rate, late=tally.late)
 
 
-def _progress(quiet: bool) -> Progress:
+def progress_bar(quiet: bool) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -116,8 +116,31 @@ def _progress(quiet: bool) -> Progress:
 
 def _job(args: argparse.Namespace, settings: Settings, generation: int) -> ReplayJob:
     now = SystemClock().now_ms()
+    return replay_job(
+        settings,
+        generation,
+        ordered=args.ordered,
+        group=args.group,
+        from_ms=None if args.start is None else parse_start_ms(args.start, now),
+        to_ms=None if args.end is None else parse_start_ms(args.end, now),
+        batch_max=args.batch_max,
+    )
+
+
+def replay_job(
+    settings: Settings,
+    generation: int,
+    *,
+    ordered: bool = False,
+    group: str | None = None,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    batch_max: int = 5000,
+) -> ReplayJob:
+    """The replay of the raw topic into `generation`, from the settings (also used by
+    `topics scale`)."""
     t = settings.topic
-    projections, ordered = generation_topics(settings, generation)
+    projections, ordered_topics = generation_topics(settings, generation)
     return ReplayJob(
         bootstrap=settings.kafka.bootstrap,
         raw=t.raw,
@@ -125,19 +148,19 @@ def _job(args: argparse.Namespace, settings: Settings, generation: int) -> Repla
         generations=t.generations,
         generation=generation,
         projections=projections,
-        ordered=ordered if args.ordered else None,
-        group=args.group or f"{settings.worker.app_id}-replay-g{generation}",
+        ordered=ordered_topics if ordered else None,
+        group=group or f"{settings.worker.app_id}-replay-g{generation}",
         policy=policy_of(settings),
-        from_ms=None if args.start is None else parse_start_ms(args.start, now),
-        to_ms=None if args.end is None else parse_start_ms(args.end, now),
-        batch_max=args.batch_max,
+        from_ms=from_ms,
+        to_ms=to_ms,
+        batch_max=batch_max,
         cache_entries=settings.worker.log_cache_entries,
         replicas=t.replication_factor,
         topic_configs=t.configs(),
     )
 
 
-def _print_summary(s: Summary) -> None:
+def print_summary(s: Summary) -> None:
     if s.already_complete:
         print(f"replay: generation {s.generation} is already complete: nothing to do")
         return
@@ -166,7 +189,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (TopicError, LookupError, OSError) as exc:
         print(f"wxcc-stream replay: Kafka failed, run it again: {exc}", file=sys.stderr)
         return 1
-    _print_summary(summary)
+    print_summary(summary)
     return 0
 
 
@@ -177,5 +200,5 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> Summary:
         generation = Generations.fold(records).to_replay()
     if generation < 2:
         raise ValueError("--generation: 1 is the live topics; a replay builds 2 or more")
-    with _progress(args.quiet) as bar:
-        return await run_replay(_job(args, settings, generation), _Bar(bar))
+    with progress_bar(args.quiet) as bar:
+        return await run_replay(_job(args, settings, generation), ReplayBar(bar))
