@@ -23,8 +23,8 @@ from tests.e2e.harness import (
     worker_env,
 )
 from wxcc_stream.base.settings import Settings
+from wxcc_stream.base.topic_log import partitions_of
 from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, generate
-from wxcc_stream.processors.replay.topic_log import partitions_of
 from wxcc_stream.processors.shell.app import app_id
 
 pytestmark = pytest.mark.broker

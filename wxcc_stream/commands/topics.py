@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 
 from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
 from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.base.topic_log import append, partitions_of, read_topic
 from wxcc_stream.commands.replay import ReplayBar, print_summary, progress_bar, replay_job
 from wxcc_stream.processors.replay.engine import run_replay
 from wxcc_stream.processors.replay.generations import (
@@ -22,7 +23,6 @@ from wxcc_stream.processors.replay.generations import (
     decide_promote,
 )
 from wxcc_stream.processors.replay.scaling import ScalePlan, plan_scale
-from wxcc_stream.processors.replay.topic_log import append, partitions_of, read_topic
 
 # a partition increase reaches every broker's metadata within seconds
 _GROWN_WITHIN_S = 30.0
