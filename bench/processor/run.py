@@ -53,7 +53,11 @@ from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig,
 from wxcc_stream.processors.core.log import EntityLog, new_log
 from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.step import accept_many, drain
-from wxcc_stream.processors.storage.log_value import decode_log, encode_log
+from wxcc_stream.processors.storage.log_value import (
+    chunk_key,
+    decode_log,
+    log_writes,
+)
 from wxcc_stream.schemas.cloudevent import entity_keys, parse_event
 from wxcc_stream.schemas.event import EntityKind
 
@@ -408,13 +412,14 @@ def memory(agents: int, tasks: int) -> dict[str, float]:
         logs = build(kind, template, field, n)
         gc.collect()
         rss1 = _rss()
-        # the table holds the encoded values: their length, and what holding them costs
-        values = [encode_log(log) for log in logs]
+        # the table holds the encoded values (a head and its sealed chunks): their length,
+        # and what holding them costs
+        values = [_stored(log) for log in logs]
         gc.collect()
         rss2 = _rss()
         out[f"{kind.value}_rss_bytes"] = (rss1 - rss0) / n
         out[f"{kind.value}_rss_total_mib"] = (rss1 - rss0) / 2**20
-        out[f"{kind.value}_encoded_bytes"] = sum(map(len, values)) / n
+        out[f"{kind.value}_encoded_bytes"] = sum(_stored_bytes(v) for v in values) / n
         out[f"{kind.value}_encoded_rss_bytes"] = (rss2 - rss1) / n
         # tracemalloc slows allocation a lot: it measures a sample, of logs built by the
         # core (as the worker's cache holds them), of logs decoded from table values (after
@@ -422,8 +427,8 @@ def memory(agents: int, tasks: int) -> dict[str, float]:
         del logs
         sample = min(n, 2000)
         made, traced = _traced(build, kind, template, field, sample)
-        decoded, decoded_traced = _traced(_each, decode_log, values[:sample])
-        encoded, encoded_traced = _traced(_each, encode_log, made)
+        decoded, decoded_traced = _traced(_each, _decode_stored, values[:sample])
+        encoded, encoded_traced = _traced(_each, _stored, made)
         out[f"{kind.value}_traced_bytes"] = traced / sample
         out[f"{kind.value}_decoded_traced_bytes"] = decoded_traced / sample
         out[f"{kind.value}_encoded_traced_bytes"] = encoded_traced / sample
@@ -443,6 +448,21 @@ def _traced(make: Callable[..., T], *args: Any) -> tuple[T, int]:
     finally:
         tracemalloc.stop()
     return made, traced
+
+
+def _stored(log: EntityLog) -> dict[bytes, bytes]:
+    """What a table holds of `log`: its head under its id, its sealed chunks under theirs."""
+    key = log.entity_id.encode()
+    return {k: v for k, v in log_writes(key, log, whole=True) if v is not None}
+
+
+def _stored_bytes(stored: Mapping[bytes, bytes]) -> int:
+    return sum(map(len, stored.values()))
+
+
+def _decode_stored(stored: Mapping[bytes, bytes]) -> EntityLog:
+    key = next(k for k in stored if not k.startswith(b"\x00"))
+    return decode_log(stored[key], lambda seq: stored.get(chunk_key(key, seq)))
 
 
 def _each(function: Callable[[U], T], items: Sequence[U]) -> list[T]:
