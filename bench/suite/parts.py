@@ -309,4 +309,29 @@ PARTS += (
         ),
     ),
 )
+
+
+def _recovery(store: str, column: int, what: str) -> RowSpec:
+    # the last table of bench.recovery: | store | fill | RSS | restart | join | takeover |
+    cells = r"[\d,.]+(?: s)? \| " * column
+    return RowSpec(f"{what}, {store} store", rf"^\| {re.escape(store)} \| {cells}{NUMBER}", "s")
+
+
+PARTS += (
+    Part(
+        "recovery",
+        full=(),
+        quick=("--tasks", "2000", "--agents", "200", "--timeout", "300"),
+        takes_bootstrap=True,
+        rows=tuple(
+            _recovery(store, column, what)
+            for store in ("auto", "memory://")
+            for column, what in (
+                (2, "worker SIGKILL + restart -> processing"),
+                (3, "a second worker joins"),
+                (4, "takeover of a SIGKILLed worker"),
+            )
+        ),
+    ),
+)
 SOAK = Part("soak", full=("--minutes", "5"), quick=("--minutes", "0.5"), rows=())

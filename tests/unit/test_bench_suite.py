@@ -82,6 +82,16 @@ e2e sustained: 649 events/s for 120 s with p99 3,000 ms (80% of max; the highest
   bare aiokafka consumer (baseline)     445,000 docs/s
   sink, Kafka -> rows, steady            23,000 docs/s (0.05 of the bare consumer; target met)
 """,
+    "recovery": """
+[auto] SIGKILLed and restarted: processing again after 13.0 s
+[memory://] SIGKILLed and restarted: processing again after 18.0 s
+
+worker recovery, 2,000 open tasks (6 events each) in its tables:
+| store | fill events/s | worker RSS MiB | SIGKILL + restart -> processing | join | takeover |
+|---|---|---|---|---|---|
+| auto | 1,234 | 300 | 13.0 s | 17.5 s | 17.8 s |
+| memory:// | 1,500 | 1,250 | 118.0 s | 13.2 s | 18.9 s |
+""",
 }  # fmt: skip
 
 EXPECTED = {
@@ -91,6 +101,14 @@ EXPECTED = {
     "replay": [(4274, 149601, False)],
     "api": [(0.49, 0.20, True), (2.05, 2.00, True), (284, 94, True)],
     "sink": [(24600, 49000, True), (23000, 445000, True)],
+    "recovery": [
+        (13.0, None, None),
+        (17.5, None, None),
+        (17.8, None, None),
+        (118.0, None, None),
+        (13.2, None, None),
+        (18.9, None, None),
+    ],
     "latency": [
         (812, 2000, None),
         (2990, None, True),
