@@ -304,3 +304,34 @@ def test_pruning_keeps_the_bytes_when_disorder_stays_within_the_horizon(case: Ca
     log, out = run(case)
     assert out.beyond_horizon == ()
     assert projection_bytes(log) == expected_bytes(case.kind, case.distinct)
+
+
+@PROPERTY
+@given(cases(), st.booleans())
+def test_a_stalled_entity_holds_only_what_arrived_within_the_flush_timeout(
+    case: Case, stalled: bool
+) -> None:
+    """The buffer is bounded by processing time: whatever the events' own times (stalled:
+    a grace so long that event time never releases anything), after any step at `now` it
+    holds only events that arrived less than flush_timeout before, so no more than arrived
+    in that window."""
+    policy = case.policy
+    if stalled:
+        policy = Policy(grace_ms=10**8, flush_timeout_ms=policy.flush_timeout_ms, horizon_ms=10**9)
+    log = new_log(case.kind, ENTITY[case.kind])
+    arrivals: list[int] = []
+    now = 0
+
+    def bounded(at: int) -> None:
+        window = [a for a in arrivals if at - a < policy.flush_timeout_ms]
+        assert all(at - held.arrived_ms < policy.flush_timeout_ms for held in log.buffer)
+        assert len(log.buffer) <= len(window)
+
+    for batch, gap, tick in zip(case.deliveries, case.gaps, case.ticks, strict=True):
+        now += gap
+        log, _ = accept_many(log, batch, now_ms=now, policy=policy)
+        arrivals += [now] * len(batch)
+        bounded(now)
+        if tick is not None:
+            log, _ = release_due(log, now_ms=now + tick, policy=policy)
+            bounded(now + tick)
