@@ -31,6 +31,7 @@ from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig,
 pytestmark = pytest.mark.broker
 
 FAST = {"flush_timeout_ms": 1000, "tick_interval_ms": 250}
+HEARTBEAT_S = 3.0  # aiokafka's heartbeat_interval_ms default, which the replay keeps
 
 
 _STARTED: list[subprocess.Popen[bytes]] = []
@@ -143,10 +144,14 @@ async def test_replayed_generations_are_byte_identical_to_live(
     pair = [_replay(settings, tmp_path, "g4-0", *args)]
     await _wait_for_documents(settings, _generation(settings, 4)[1], pair[0])
     os.killpg(pair[0].pid, signal.SIGSTOP)
+    stopped = time.monotonic()
     pair.append(_replay(settings, tmp_path, "g4-1", *args))
     # the second one starts and asks to join (its start alone takes seconds on a busy machine)
     await _wait_for_join(tmp_path / "g4-1.log", pair[1])
-    await asyncio.sleep(1)
+    # the first learns of a rebalance from its next heartbeat (every 3 s, aiokafka's
+    # default): stopped longer than that, its heartbeat is overdue when it resumes and it
+    # rejoins at once; otherwise it could finish the rest before it hears of the second
+    await asyncio.sleep(max(1.0, HEARTBEAT_S + 0.5 - (time.monotonic() - stopped)))
     os.killpg(pair[0].pid, signal.SIGCONT)
     outs = [_finished(p, tmp_path, f"g4-{i}") for i, p in enumerate(pair)]
     g4 = await _latest(settings, _generation(settings, 4))
