@@ -74,11 +74,16 @@ def check_spools(base: str, processes: int) -> None:
         )
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def _child(settings: Settings, index: int) -> None:
-    # the fork copied the parent's forwarding handlers: until the ingress installs its own
-    # (once listening), a signal ends the process as it would a single ingress
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # the fork copied the parent's forwarding handlers, with the stop signals blocked (see
+    # run_processes): reset them first, then unblock, so a signal sent at any point ends
+    # the process as it would a single ingress until the ingress installs its own
+    for sig in _STOP_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     arm = die_with_parent(signal.SIGTERM)
     if arm is not None:
         arm()
@@ -106,7 +111,7 @@ def run_processes(settings: Settings, processes: int) -> int:
             if child.pid is not None and child.exitcode is None:
                 os.kill(child.pid, signal.SIGTERM)
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, forward) for sig in _STOP_SIGNALS}
     try:
         for index in range(processes):
             started = context.Process(
@@ -114,8 +119,15 @@ def run_processes(settings: Settings, processes: int) -> int:
                 args=(process_settings(settings, index, processes), index),
                 name=f"wxcc-ingress-{index}",
             )
-            started.start()
-            children.append(started)
+            # blocked across the fork: a child that ran the inherited `forward` would
+            # SIGTERM its older siblings and ignore the signal itself; here it stays pending
+            # (the parent's until it unblocks, the child's until it has reset its handlers)
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+            try:
+                started.start()
+                children.append(started)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         log.info("ingress processes started", extra={"pids": [c.pid for c in children]})
         running = list(children)
         failed = False
