@@ -2,9 +2,7 @@
 
 Each partition's records are taken strictly in offset order from the committed offset; a
 record beyond the next expected one reveals a hole (the shell rewinds to it), and an offset
-counts as done once the agent is back for its next batch, or once the agent settles what it
-had taken (`Taken`: a batch finished while the next one runs; docs/processors.md,
-"Rebalances").
+counts as done once the agent is back for its next batch (docs/processors.md, "Rebalances").
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-__all__ = ["Hole", "Intake", "Positions", "Taken", "Track", "committable"]
+__all__ = ["Hole", "Intake", "Positions", "Track", "committable"]
 
 TopicPartition = tuple[str, int]
 
@@ -54,21 +52,11 @@ class Track:
     rewound_to: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Taken:
-    """Per partition, the offset below which an agent had taken every record, at `epoch`."""
-
-    epoch: int
-    next: Mapping[TopicPartition, int]
-
-
 @dataclass(slots=True)
 class Positions:
     """The offsets one agent took and finished, per partition, in this process."""
 
     tracks: dict[TopicPartition, Track] = field(default_factory=dict)
-    # moves at each restart and assignment: `Taken` marks from before are stale
-    epoch: int = 0
 
     def unknown(self, tps: Iterable[TopicPartition]) -> set[TopicPartition]:
         """The partitions among `tps` that have no starting offset yet."""
@@ -88,32 +76,14 @@ class Positions:
     def keep_only(self, tps: Iterable[TopicPartition]) -> None:
         """After an assignment: forget the partitions this worker does not own now."""
         owned = set(tps)
-        self.epoch += 1
         self.tracks = {tp: t for tp, t in self.tracks.items() if tp in owned}
 
     def settle(self) -> None:
         """The agent is back for another batch: everything it took is finished."""
         self.tracks = {tp: replace(t, done=t.next) for tp, t in self.tracks.items()}
 
-    def taken(self) -> Taken:
-        """What the agent has taken so far, for `settle_taken` once that is finished."""
-        return Taken(self.epoch, {tp: t.next for tp, t in self.tracks.items()})
-
-    def settle_taken(self, taken: Taken) -> None:
-        """What the agent had taken at `taken()` is finished, and only that (it may have
-        taken more since). Ignored after a restart or a new assignment in between: a
-        partition's track may have started again from the committed offset, so its old
-        offset says nothing any more; the next batch settles it instead."""
-        if taken.epoch != self.epoch:
-            return
-        self.tracks = {
-            tp: replace(t, done=min(max(t.done, taken.next[tp]), t.next)) if tp in taken.next else t
-            for tp, t in self.tracks.items()
-        }
-
     def restart(self) -> None:
         """The agent restarted: the batch it took but did not finish must come again."""
-        self.epoch += 1
         self.tracks = {tp: replace(t, next=t.done) for tp, t in self.tracks.items()}
 
     def take(

@@ -110,16 +110,13 @@ async def take_in_order(
     *,
     now_ms: int,
     ends: Mapping[TopicPartition, int],
-    settle: bool = True,
 ) -> tuple[list[Any], tuple[Hole, ...]]:
     """The events of `batch` the agent should process, and the holes found (rewound).
 
-    Call it when the agent comes back for a batch: the one it took before is finished,
-    unless `settle` is False (the agent settles it itself, `Positions.settle_taken`).
+    Call it when the agent comes back for a batch: the one it took before is finished.
     `ends`: the partitions' latest known end offsets, to notice records that stopped coming.
     """
-    if settle:
-        positions.settle()
+    positions.settle()
     tps = {(e.message.topic, e.message.partition): e.message.tp for e in batch}
     unknown = positions.unknown(tps)
     # assigned partitions that delivered nothing yet are tracked from their committed
@@ -234,13 +231,10 @@ async def take_batch(
     now_ms: int,
     ends: Mapping[TopicPartition, int],
     holes_total: Any,
-    settle: bool = True,
 ) -> list[Any]:
     """`take_in_order`, with each new hole counted (`holes_total`: the labelled counter
     family) and logged once."""
-    events, holes = await take_in_order(
-        consumer, positions, batch, now_ms=now_ms, ends=ends, settle=settle
-    )
+    events, holes = await take_in_order(consumer, positions, batch, now_ms=now_ms, ends=ends)
     for hole in holes:
         topic, partition = hole.tp
         if hole.presumed:

@@ -63,32 +63,6 @@ def test_only_finished_offsets_are_committable() -> None:
     assert positions.committable() == {TP: 7}
 
 
-def test_settle_taken_finishes_one_batch_while_the_next_is_in_flight() -> None:
-    positions = _started(p0=5)
-    positions.take([(TP, 5), (TP, 6)], now_ms=0)
-    first = positions.taken()
-    positions.take([(TP, 7), (TP, 8)], now_ms=0)
-    assert positions.committable() == {TP: 5}
-    positions.settle_taken(first)  # the first batch written: not the one in flight
-    assert positions.committable() == {TP: 7}
-    positions.settle_taken(positions.taken())
-    assert positions.committable() == {TP: 9}
-
-
-def test_settle_taken_is_ignored_after_a_restart_or_an_assignment() -> None:
-    positions = _started(p0=5)
-    positions.take([(TP, 5), (TP, 6)], now_ms=0)
-    before_restart = positions.taken()
-    positions.restart()
-    positions.settle_taken(before_restart)
-    assert positions.committable() == {TP: 5}
-    positions.take([(TP, 5), (TP, 6)], now_ms=0)
-    before_assignment = positions.taken()
-    positions.keep_only([TP])
-    positions.settle_taken(before_assignment)
-    assert positions.committable() == {TP: 5}
-
-
 def test_a_restarted_agent_takes_its_unfinished_batch_again() -> None:
     positions = _started(p0=5)
     positions.take([(TP, 5), (TP, 6)], now_ms=0)
