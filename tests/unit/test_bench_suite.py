@@ -30,16 +30,20 @@ PART = {p.name: p for p in PARTS}
 # each part's figures as it prints them (bench/<part>/run.py)
 OUTPUTS = {
     "ingress": """
-run                              events/s   p50 ms   p99 ms  non-2xx  server CPU us/req
-bare 202 handler                     8214     7.40    12.70        0                121
-bare handler + checks                4558    14.50    23.50        0                218
-ingress (Kafka acks=all)             2795    22.80    33.30        0                306
-ingress paced at 4107/s              2843     9.80    24.60        0                340
+run                                events/s   p50 ms   p99 ms  non-2xx  server CPU us/req  broker CPU us/req
+bare 202 handler                      35025     1.79     2.75        0                 28                  1
+bare paced at 17513/s                 17475     0.80     1.81        0                 36                  1
+bare + ingress checks, no Kafka       17358     3.55     6.36        0                 57                  1
+ingress, aiokafka                     11522     5.56     9.09        0                 84                 14
+ingress, aiokafka paced at 17513/s      11577     8.51    13.25        0                 79                 12
+ingress, confluent                    12556     4.79    11.47        0                 83                 41
+ingress, confluent paced at 17513/s      12691     7.17    18.86        0                 82                 38
 
-ingress / bare throughput: 34% (target >= 60%)
-ingress p99 at half the bare rate: 24.60 ms (target < 25 ms)
-""",
-    "processor": """
+ingress (aiokafka) / bare throughput: 33% (target >= 60%); server CPU per request 2.96x the bare handler's
+ingress (aiokafka) p99 at half the bare rate: 13.25 ms (target < 25 ms; 11577/s reached)
+ingress (confluent) / bare throughput: 36% (target >= 60%); server CPU per request 2.92x the bare handler's
+ingress (confluent) p99 at half the bare rate: 38.86 ms (target < 25 ms; 12691/s reached)
+""",    "processor": """
 (a) plain aiokafka consumer:         147707 events/s
 (b) bare Faust pass-through:           3254 events/s
 (c) wxcc-stream worker:                2000 events/s
@@ -95,7 +99,12 @@ worker recovery, 2,000 open tasks (6 events each) in its tables:
 }  # fmt: skip
 
 EXPECTED = {
-    "ingress": [(2795, 8214, False), (24.6, None, True)],
+    "ingress": [
+        (11522, 35025, False),
+        (13.25, None, True),
+        (12556, 35025, False),
+        (38.86, None, False),
+    ],
     "processor": [(2580, 3000, True), (2550, None, True), (859, None, None), (587, None, None)],
     "core": [(19.3, 2.9, True), (53, None, False)],
     "replay": [(4274, 149601, False)],
