@@ -27,6 +27,8 @@ from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 from typing import Any, NamedTuple
 
+import orjson
+
 from wxcc_stream.processors.core.held import Held, held_key
 
 __all__ = ["CHUNK_SIZE", "Chunk", "History"]
@@ -55,7 +57,16 @@ class History:
     `dropped` those it no longer needs (to delete).
     """
 
-    __slots__ = ("chunks", "dropped", "next_chunk", "runs", "sealed", "tail", "unsaved")
+    __slots__ = (
+        "_layout",
+        "chunks",
+        "dropped",
+        "next_chunk",
+        "runs",
+        "sealed",
+        "tail",
+        "unsaved",
+    )
 
     def __init__(
         self,
@@ -71,6 +82,7 @@ class History:
         self.next_chunk = next_chunk
         self.unsaved: set[int] = set()
         self.dropped: list[int] = []
+        self._layout: bytes | None = None
 
     @classmethod
     def of(cls, entries: Iterable[Held]) -> History:
@@ -87,6 +99,7 @@ class History:
         new.next_chunk = self.next_chunk
         new.unsaved = set()
         new.dropped = []
+        new._layout = self._layout
         return new
 
     # reading
@@ -150,6 +163,14 @@ class History:
         later."""
         return self.bisect(prefix)
 
+    def layout(self) -> bytes:
+        """The chunks as the head stores them, a flat JSON array `[seq, size, skip, sealedMs,
+        seq, ...]`; kept until the chunks change, as most steps leave them alone and
+        encoding them cost a long history ~9 µs per write (4 numbers per 16 events)."""
+        if self._layout is None:
+            self._layout = orjson.dumps(list(chain.from_iterable(self.chunks)))
+        return self._layout
+
     def rows(self, run: int) -> list[bytes]:
         """The rows of sealed run `run`, as stored."""
         return [h.row for h in self.runs[run]]
@@ -201,6 +222,7 @@ class History:
             if count < len(run):
                 self.runs[0] = run[count:]
                 self.chunks[0] = chunk._replace(skip=chunk.skip + count)
+                self._layout = None
                 self.sealed -= count
                 return
             self._drop(0)
@@ -226,6 +248,7 @@ class History:
                 if chunk.sealed_ms >= restore_since and chunk.seq not in self.unsaved:
                     self._restore(i, self.runs[i], now_ms)
         while len(self.tail) >= CHUNK_SIZE:
+            self._layout = None
             self.runs.append(tuple(self.tail[:CHUNK_SIZE]))
             del self.tail[:CHUNK_SIZE]
             self.chunks.append(Chunk(self.next_chunk, CHUNK_SIZE, 0, now_ms))
@@ -236,6 +259,7 @@ class History:
     def _restore(self, run: int, entries: tuple[Held, ...], now_ms: int) -> None:
         """Store run `run` again, now `entries`, under a new number (dropped if empty)."""
         old = self.chunks[run]
+        self._layout = None
         self.dropped.append(old.seq)
         self.unsaved.discard(old.seq)
         if not entries:
@@ -248,6 +272,7 @@ class History:
 
     def _drop(self, run: int) -> None:
         seq = self.chunks[run].seq
+        self._layout = None
         self.dropped.append(seq)
         self.unsaved.discard(seq)
         self.sealed -= len(self.runs[run])

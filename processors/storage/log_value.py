@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from itertools import chain
 from typing import Any
 
 import orjson
@@ -101,8 +100,9 @@ def encode_log(log: EntityLog) -> bytes:
         "floor": log.floor,
         "lastArrivalMs": log.last_arrival_ms,
         "defaults": log.defaults,
-        # flat: [seq, size, skip, sealedMs, seq, ...] (one list, not one per chunk)
-        "chunks": list(chain.from_iterable(log.chunks)),
+        # flat: [seq, size, skip, sealedMs, seq, ...] (one list, not one per chunk), encoded
+        # once per change of the chunks rather than at every write
+        "chunks": orjson.Fragment(log.history.layout()),
         "nextChunk": log.history.next_chunk,
     }
     base = log.base

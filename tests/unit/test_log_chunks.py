@@ -4,6 +4,8 @@ head does not name, and a step writes about the same bytes however long the hist
 
 from __future__ import annotations
 
+from itertools import chain
+
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -229,7 +231,10 @@ def test_a_history_behaves_as_the_list_it_stands_for(ops: list[tuple[str, int]])
         elif op == "d":
             model.clear()
             history.clear()
-        history.seal(now_ms=n, restore_since=None)
+        # "s": a replayed record seen again, so chunks sealed since `r` are stored again
+        history.seal(now_ms=n, restore_since=r % (n + 1) if op == "s" else None)
+        # the head's chunk layout, kept between steps, is that of the chunks as they are now
+        assert orjson.loads(history.layout()) == list(chain.from_iterable(history.chunks))
         assert list(history) == model
         assert len(history) == len(model)
         assert [history[i] for i in range(len(model))] == model
