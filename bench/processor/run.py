@@ -54,7 +54,6 @@ from wxcc_stream.processors.core.log import EntityLog, new_log
 from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.step import accept_many, drain
 from wxcc_stream.processors.storage.log_value import (
-    chunk_key,
     decode_log,
     log_writes,
 )
@@ -462,7 +461,7 @@ def _stored_bytes(stored: Mapping[bytes, bytes]) -> int:
 
 def _decode_stored(stored: Mapping[bytes, bytes]) -> EntityLog:
     key = next(k for k in stored if not k.startswith(b"\x00"))
-    return decode_log(stored[key], lambda seq: stored.get(chunk_key(key, seq)))
+    return decode_log(stored[key], stored.get)
 
 
 def _each(function: Callable[[U], T], items: Sequence[U]) -> list[T]:
