@@ -183,6 +183,13 @@ def passthrough_rate(bootstrap: str, topic: str, count: int) -> float:
     raise RuntimeError(f"pass-through gave no result:\n{proc.stdout}\n{proc.stderr[-3000:]}")
 
 
+def worker_environment() -> dict[str, str]:
+    """The `WXCC_WORKER_*` settings of this environment: the worker gets them (the bench's
+    own data dir and web port win), the other `WXCC_*` ones point elsewhere and are left."""
+    own = ("WXCC_WORKER_DATA_DIR", "WXCC_WORKER_WEB_PORT")
+    return {k: v for k, v in os.environ.items() if k.startswith("WXCC_WORKER_") and k not in own}
+
+
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WXCC_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
@@ -198,7 +205,7 @@ class Worker:
     ) -> None:
         self.port = free_port()
         env = _env(
-            **settings,
+            **{**worker_environment(), **settings},
             WXCC_KAFKA_BOOTSTRAP=bootstrap, WXCC_TOPIC_PREFIX=prefix,
             WXCC_TOPIC_PARTITIONS=str(PARTITIONS), WXCC_WORKER_DATA_DIR=str(data_dir),
             WXCC_WORKER_WEB_PORT=str(self.port), WXCC_LOG_LEVEL="WARNING",
@@ -527,7 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--worker-setting", action="append", default=[], metavar="WXCC_NAME=VALUE",
-        help="a setting for the worker in the throughput rounds (repeatable), to measure a lever",
+        help="a setting for the worker in the throughput rounds (repeatable), to measure a "
+        "lever; WXCC_WORKER_* variables of the environment reach every worker too",
     )  # fmt: skip
     parser.add_argument(
         "--throughput-only", action="store_true", help="skip the latency and memory runs"
@@ -543,6 +551,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_memory(args.agents, args.tasks)
         return 0
     settings = dict(item.split("=", 1) for item in args.worker_setting)
+    inherited = worker_environment()
+    if inherited or settings:
+        told = ", ".join(f"{k}={v}" for k, v in sorted({**inherited, **settings}.items()))
+        print(f"worker settings (environment, then --worker-setting): {told}", flush=True)
     records = scenario_records(args.events)
     expected = stream_records(records)
     grace = Policy().grace_ms

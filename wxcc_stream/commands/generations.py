@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from typing import Any
 
 from aiokafka.errors import KafkaError
 
 from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
-from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.base.settings import Settings
 from wxcc_stream.base.topic_log import append, delete_topics, read_topic
+from wxcc_stream.commands.options import add_bootstrap, exit_code, with_bootstrap
 from wxcc_stream.processors.replay.generations import (
     PROJECTIONS,
     GenerationError,
@@ -52,24 +52,20 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     drop = actions.add_parser("drop", help="delete generation N's topics")
     drop.add_argument("generation", type=int, metavar="N")
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
+    add_bootstrap(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out the action; see --help for the exit codes."""
-    if args.bootstrap:
-        settings = with_overrides(
-            settings, kafka=with_overrides(settings.kafka, bootstrap=args.bootstrap)
-        )
-    try:
-        return asyncio.run(_run(args, settings))
-    except GenerationError as exc:
-        print(f"wxcc-stream generations: {exc}", file=sys.stderr)
-        return 2
-    except (KafkaError, TopicError, OSError, TimeoutError) as exc:
-        print(f"wxcc-stream generations: Kafka failed: {exc}", file=sys.stderr)
-        return 1
+    settings = with_bootstrap(settings, args.bootstrap)
+    return exit_code(
+        "generations",
+        lambda: asyncio.run(_run(args, settings)),
+        usage=(GenerationError,),
+        failure=(KafkaError, TopicError, OSError, TimeoutError),
+        failure_text="Kafka failed: {exc}",
+    )
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:

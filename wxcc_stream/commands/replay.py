@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from typing import Any
 
@@ -20,8 +19,9 @@ from rich.progress import (
 
 from wxcc_stream.base.clock import SystemClock
 from wxcc_stream.base.kafka_topics import TopicError
-from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.base.settings import Settings
 from wxcc_stream.base.topic_log import read_topic
+from wxcc_stream.commands.options import add_bootstrap, exit_code, with_bootstrap
 from wxcc_stream.devtools.simulator.errors import SimulatorError
 from wxcc_stream.devtools.simulator.options import parse_start_ms
 from wxcc_stream.processors.replay.engine import run_replay
@@ -74,7 +74,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--ordered", action="store_true", help="rebuild the ordered topics of the generation too"
     )
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
+    add_bootstrap(parser)
     parser.add_argument(
         "--batch-max", type=int, default=5000, help="raw records per batch (default 5000)"
     )
@@ -177,20 +177,14 @@ def print_summary(s: Summary) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Replay; the exit code says how it went (see --help)."""
-    if args.bootstrap:
-        settings = with_overrides(
-            settings, kafka=with_overrides(settings.kafka, bootstrap=args.bootstrap)
-        )
-    try:
-        summary = asyncio.run(_replay(args, settings))
-    except (SimulatorError, ValueError) as exc:
-        print(f"wxcc-stream replay: {exc}", file=sys.stderr)
-        return 2
-    except (TopicError, LookupError, OSError) as exc:
-        print(f"wxcc-stream replay: Kafka failed, run it again: {exc}", file=sys.stderr)
-        return 1
-    print_summary(summary)
-    return 0
+    settings = with_bootstrap(settings, args.bootstrap)
+
+    def replay() -> int:
+        print_summary(asyncio.run(_replay(args, settings)))
+        return 0
+
+    usage, failure = (SimulatorError, ValueError), (TopicError, LookupError, OSError)
+    return exit_code("replay", replay, usage=usage, failure=failure)
 
 
 async def _replay(args: argparse.Namespace, settings: Settings) -> Summary:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from aiokafka.errors import KafkaError
 
 from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
-from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.base.settings import Settings
 from wxcc_stream.base.topic_log import append, partitions_of, read_topic
+from wxcc_stream.commands.options import add_bootstrap, exit_code, with_bootstrap
 from wxcc_stream.commands.replay import ReplayBar, print_summary, progress_bar, replay_job
 from wxcc_stream.processors.replay.engine import run_replay
 from wxcc_stream.processors.replay.generations import (
@@ -72,24 +72,19 @@ def register(subparsers: Any) -> None:
     )
     scale.add_argument("--batch-max", type=int, default=5000, help="raw records per batch")
     scale.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
+    add_bootstrap(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out the action; see --help for the exit codes."""
-    if args.bootstrap:
-        settings = with_overrides(
-            settings, kafka=with_overrides(settings.kafka, bootstrap=args.bootstrap)
-        )
-    try:
-        return asyncio.run(_scale(args, settings))
-    except GenerationError as exc:
-        print(f"wxcc-stream topics: {exc}", file=sys.stderr)
-        return 2
-    except (KafkaError, TopicError, LookupError, OSError, TimeoutError) as exc:
-        print(f"wxcc-stream topics: Kafka failed, run it again: {exc}", file=sys.stderr)
-        return 1
+    settings = with_bootstrap(settings, args.bootstrap)
+    return exit_code(
+        "topics",
+        lambda: asyncio.run(_scale(args, settings)),
+        usage=(GenerationError,),
+        failure=(KafkaError, TopicError, LookupError, OSError, TimeoutError),
+    )
 
 
 async def _scale(args: argparse.Namespace, settings: Settings) -> int:
