@@ -46,6 +46,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.bare_consumer import bare_consumer
 from bench.profile import Profile, print_top
 from wxcc_stream.devtools.broker import BrokerConfig, LocalBroker, ensure_jars
 from wxcc_stream.devtools.broker.process import free_port
@@ -148,26 +149,6 @@ async def produce(
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
-
-
-async def raw_consumer_rate(bootstrap: str, topic: str, count: int) -> float:
-    """Events/s of a plain aiokafka consumer reading the whole topic."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
-        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
-    )  # fmt: skip
-    await consumer.start()
-    try:
-        seen, first = 0, 0.0
-        while seen < count:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            n = sum(len(v) for v in batch.values())
-            if n and not first:
-                first = time.perf_counter()
-            seen += n
-        return count / (time.perf_counter() - first)
-    finally:
-        await consumer.stop()
 
 
 def passthrough_rate(bootstrap: str, topic: str, count: int) -> float:
@@ -573,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             asyncio.run(produce(bootstrap, raw, records))
             if n == 1:
-                raw_rate = asyncio.run(raw_consumer_rate(bootstrap, raw, len(records)))
+                raw_rate, _ = asyncio.run(bare_consumer(bootstrap, raw, len(records)))
                 print(f"(a) plain aiokafka consumer:     {raw_rate:10.0f} events/s", flush=True)
             last = n == args.rounds
             base = passthrough_rate(bootstrap, raw, len(records))

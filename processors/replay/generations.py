@@ -21,11 +21,13 @@ __all__ = [
     "Decision",
     "GenerationError",
     "Generations",
+    "LiveGeneration",
     "current_key",
     "decide_drop",
     "decide_promote",
     "done_key",
     "dropped_key",
+    "live_generation",
     "range_key",
 ]
 
@@ -92,6 +94,28 @@ class Generations:
     def next_free(self) -> int:
         """The number a new replay takes: one past every generation ever used."""
         return max(self.known()) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class LiveGeneration:
+    """The generation a live worker writes, and its entity partition count (None for
+    generation 1: the settings' `WXCC_TOPIC_PARTITIONS`)."""
+
+    number: int
+    partitions: int | None = None
+
+
+def live_generation(g: Generations) -> LiveGeneration:
+    """The generation the live worker follows: the one current for both projections when
+    it is a complete replay; generation 1 otherwise. One worker folds both projections
+    from one set of tables, so a promote of one projection alone leaves it on the live
+    topics (and that projection's promoted generation stays a snapshot)."""
+    numbers = {g.current_of(p) for p in PROJECTIONS}
+    if len(numbers) == 1:
+        number = numbers.pop()
+        if number != 1 and g.complete(number) and number not in g.dropped:
+            return LiveGeneration(number, g.ranges[number].partitions)
+    return LiveGeneration(1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from wxcc_stream.processors.replay.generations import (
     Generations,
     decide_drop,
     decide_promote,
+    live_generation,
 )
 from wxcc_stream.processors.replay.job import generation_topics
 from wxcc_stream.schemas.event import EntityKind
@@ -75,7 +76,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         bootstrap,
         [TopicSpec(topic, 1, t.configs({"cleanup.policy": "compact"}), t.replication_factor)],
     )
-    state = Generations.fold(await read_topic(bootstrap, topic))
+    state_records = await read_topic(bootstrap, topic)
+    state = Generations.fold(state_records)
     if args.action == "list":
         for line in describe(state, settings):
             print(line)
@@ -85,6 +87,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         decision = decide_promote(state, args.generation, projections)
         await append(bootstrap, topic, list(decision.records))
         print(f"generation {args.generation} is current for {', '.join(projections)}")
+        after = live_generation(Generations.fold([*state_records, *decision.records]))
+        print(
+            f"the live worker writes generation {after.number}"
+            + (
+                " (a worker following the generations topic restarts onto it: exit code 75)"
+                if after.number != live_generation(state).number
+                else ""
+            )
+        )
         return 0
     decision = decide_drop(state, args.generation)
     projections, ordered = generation_topics(settings, args.generation)

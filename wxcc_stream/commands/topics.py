@@ -50,9 +50,10 @@ def register(subparsers: Any) -> None:
             "       a key would change partition); progress bar, then the summary\n"
             "    3. promote it: consumers following <prefix>.generations switch to .gN\n\n"
             "Run it while the ingress and the worker keep running: the worker notices the\n"
-            "new raw partitions (WXCC_WORKER_METADATA_MAX_AGE_MS) and goes on. The live\n"
-            'worker keeps writing generation 1 (README "Scaling" says what that means\n'
-            "for consumers). After a crash run the same command again: it continues.\n\n"
+            "new raw partitions (WXCC_WORKER_METADATA_MAX_AGE_MS) and goes on; once the\n"
+            "generation is promoted it stops (exit code 75) and, started again (by\n"
+            "`wxcc-stream run` or its service manager), runs generation N live. After a\n"
+            "crash run the same command again: it continues.\n\n"
             "Exit code: 0 done, 1 Kafka failed (rerun), 2 refused (the message says why)."
         ),
     )
@@ -107,8 +108,9 @@ async def _scale(args: argparse.Namespace, settings: Settings) -> int:
     await append(bootstrap, t.generations, list(decision.records))
     print(
         f"[3/3] generation {plan.generation} ({plan.partitions} partitions) is current for "
-        f"{', '.join(PROJECTIONS)}; the live worker keeps writing generation 1 "
-        '(README "Scaling")'
+        f"{', '.join(PROJECTIONS)}; a worker following the generations topic stops "
+        "with exit code 75 within WXCC_WORKER_GENERATION_CHECK_MS, and started again it "
+        f"writes generation {plan.generation} live"
     )
     return 0
 
