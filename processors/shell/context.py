@@ -16,7 +16,18 @@ from wxcc_stream.processors.ops.observe import BatchObserver
 from wxcc_stream.processors.shell.intake import Ledger
 from wxcc_stream.processors.shell.topology import Topology
 
-__all__ = ["ShellContext"]
+__all__ = ["ShellContext", "worker_policy"]
+
+
+def worker_policy(settings: Settings) -> Policy:
+    """The core's policy from the worker settings (raises `PolicyError` when it cannot work)."""
+    w = settings.worker
+    return Policy(
+        grace_ms=w.grace_ms,
+        flush_timeout_ms=w.flush_timeout_ms,
+        horizon_ms=w.horizon_ms,
+        on_late=OnLate(w.on_late),
+    )
 
 
 @dataclass(slots=True)
@@ -39,12 +50,7 @@ class ShellContext:
     def create(cls, settings: Settings, clock: Clock | None = None) -> ShellContext:
         """Context for one app, the core policy taken from the worker settings."""
         w = settings.worker
-        policy = Policy(
-            grace_ms=w.grace_ms,
-            flush_timeout_ms=w.flush_timeout_ms,
-            horizon_ms=w.horizon_ms,
-            on_late=OnLate(w.on_late),
-        )
+        policy = worker_policy(settings)
         metrics = WorkerMetrics.create()
         return cls(
             settings=settings,

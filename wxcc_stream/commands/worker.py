@@ -126,9 +126,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         watch_generations,
     )
     from wxcc_stream.processors.shell.app import app_data_dir, app_id, build_app
+    from wxcc_stream.processors.shell.context import worker_policy
     from wxcc_stream.processors.shell.topology import topic_specs
 
     settings = settings_from(args, settings)
+    try:
+        worker_policy(settings)  # refused before anything is asked of Kafka
+    except PolicyError as exc:
+        raise SettingsError(f"worker policy: {exc}") from None
     loop = new_event_loop()
     try:
         settings, switch = loop.run_until_complete(resolve_generation(settings))
@@ -147,10 +152,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        app = build_app(settings)
-    except PolicyError as exc:
-        raise SettingsError(f"worker policy: {exc}") from None
+    app = build_app(settings)
     if switch is not None:
         watch_generations(app, settings, switch)
     # Faust joins its group as soon as it starts: a changelog topic the broker does not list
