@@ -23,6 +23,7 @@ from bench.suite.table import (
     replace_block,
     results_doc,
     rows_of,
+    updated_doc,
 )
 
 PART = {p.name: p for p in PARTS}
@@ -184,6 +185,39 @@ def test_the_results_file_round_trips_and_keeps_the_machine() -> None:
     assert doc["machine"] == {"hostname": "h", "cpus": 2}
     assert doc["rows"][0]["ratio"] == pytest.approx(24_600 / 49_000)
     assert doc["rows"][0]["met"] is True
+
+
+def test_an_update_replaces_the_rows_of_the_parts_run_again_and_keeps_the_rest() -> None:
+    order = ["processor", "core", "replay", "soak"]
+    old = results_doc(
+        [Row("processor", "a", 1.0, "x"), Row("core", "b", 2.0, "x"), Row("replay", "c", 3.0, "x"),
+         Row("soak", "d", 4.0, "x")],
+        {"hostname": "h"}, started="18:00", load_before=8.0, load_after=6.0,
+        parts={"processor": {"exit": 1}, "core": {"exit": 0}, "replay": {"exit": 0}},
+        soak={"events": 1},
+    )  # fmt: skip
+    new = results_doc(
+        [Row("core", "b", 20.0, "x"), Row("core", "b2", 21.0, "x"), Row("processor", "a", 10.0, "x")],
+        {"hostname": "h"}, started="19:00", load_before=0.1, load_after=0.5,
+        parts={"processor": {"exit": 0}, "core": {"exit": 0}}, soak=None,
+    )  # fmt: skip
+    doc = updated_doc(old, new, ["core", "processor"], order)
+    assert [(r.part, r.row, r.figure) for r in rows_of(doc)] == [
+        ("processor", "a", 10.0), ("core", "b", 20.0), ("core", "b2", 21.0),
+        ("replay", "c", 3.0), ("soak", "d", 4.0),
+    ]  # fmt: skip
+    assert doc["run"]["started"] == "18:00"
+    assert doc["run"]["soak"] == {"events": 1}  # not run again: kept
+    assert doc["run"]["parts"]["processor"] == {"exit": 0}
+    assert doc["run"]["updates"] == [
+        {"parts": ["core", "processor"], "started": "19:00", "load_before": 0.1, "load_after": 0.5}
+    ]
+    block = readme_block(doc, "r.json", None)
+    assert (
+        "Measured again (19:00, load average 0.1 before and 0.5 after): `core`, `processor`"
+        in block
+    )
+    assert "(exit 1)" not in block  # the failed part was measured again
 
 
 def test_the_tables_show_every_row() -> None:
