@@ -17,13 +17,22 @@ import signal
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from wxcc_stream.base.settings import Settings, with_overrides
 from wxcc_stream.base.topic_log import read_topic
 from wxcc_stream.processors.replay.generations import Generations, LiveGeneration, live_generation
+from wxcc_stream.processors.shell.app import app_id
+from wxcc_stream.processors.shell.topology import worker_generation
 
-__all__ = ["SWITCH_EXIT_CODE", "GenerationSwitch", "resolve_generation", "watch_generations"]
+__all__ = [
+    "SWITCH_EXIT_CODE",
+    "GenerationSwitch",
+    "resolve_generation",
+    "start_after_seed",
+    "watch_generations",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +72,38 @@ async def resolve_generation(settings: Settings) -> tuple[Settings, GenerationSw
         return settings, None
     live = await current_live_generation(settings)
     return in_generation(settings, live), GenerationSwitch(live.number)
+
+
+async def start_after_seed(settings: Settings) -> bool:
+    """For a worker of a seeded generation (its replay wrote its tables' changelogs) whose
+    group has committed nothing yet: commit the replay's range end on every raw partition,
+    so the worker starts where the seed ends. True when it did."""
+    generation = worker_generation(settings)
+    if generation < 2:
+        return False
+    state = Generations.fold(await read_topic(settings.kafka.bootstrap, settings.topic.generations))
+    span = state.ranges.get(generation)
+    if span is None or generation not in state.seeded or not state.complete(generation):
+        return False
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap, group_id=app_id(settings),
+        enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        ends = {TopicPartition(settings.topic.raw, p): end for p, (_, end) in span.offsets.items()}
+        consumer.assign(list(ends))
+        for tp in ends:
+            if await consumer.committed(tp) is not None:
+                return False  # it ran before: its own offsets stand
+        await consumer.commit(ends)
+    finally:
+        await consumer.stop()
+    log.info(
+        "generation %d: tables seeded by its replay; the raw topic is read from the replay's "
+        "range end %s", generation, {tp.partition: end for tp, end in ends.items()},
+    )  # fmt: skip
+    return True
 
 
 def watch_generations(app: Any, settings: Settings, switch: GenerationSwitch) -> None:

@@ -14,6 +14,7 @@ from wxcc_stream.schemas.generations import (
     done_key,
     dropped_key,
     range_key,
+    seeded_key,
 )
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "dropped_key",
     "live_generation",
     "range_key",
+    "seeded_key",
 ]
 
 
@@ -44,6 +46,7 @@ class Generations:
     ranges: dict[int, Range] = field(default_factory=dict)
     done: dict[int, set[int]] = field(default_factory=dict)
     dropped: set[int] = field(default_factory=set)
+    seeded: set[int] = field(default_factory=set)
 
     @classmethod
     def fold(cls, records: Iterable[tuple[bytes | None, bytes | None]]) -> Generations:
@@ -65,6 +68,8 @@ class Generations:
                     g.ranges.setdefault(number, decode_range(value))
                 elif parts[2] == "done" and len(parts) == 4:
                     g.done.setdefault(number, set()).add(int(parts[3]))
+                elif parts[2] == "seeded":
+                    g.seeded.add(number)
             elif parts[0] == "dropped" and value is not None:
                 g.dropped.add(int(parts[1].removeprefix("g")))
         return g
@@ -152,6 +157,7 @@ def decide_drop(g: Generations, generation: int) -> Decision:
         raise GenerationError(f"no replay into generation {generation} is known")
     records: list[tuple[bytes, bytes | None]] = [(dropped_key(generation), b"1")]
     records.append((range_key(generation), None))
+    records.append((seeded_key(generation), None))
     span = g.ranges[generation]
     records += [(done_key(generation, q), None) for q in range(span.partitions)]
     return Decision(tuple(records), topics_to_delete=(generation,))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from wxcc_stream.base.clock import Clock, SystemClock
 from wxcc_stream.base.partitioning import KeyPartitioner
 from wxcc_stream.base.settings import Settings
-from wxcc_stream.processors.core.policy import OnLate, Policy
+from wxcc_stream.processors.core.policy import Policy, policy_of
 from wxcc_stream.processors.ops.health import HealthWatch
 from wxcc_stream.processors.ops.liveness import StallDetector
 from wxcc_stream.processors.ops.metrics import WorkerMetrics
@@ -16,18 +16,7 @@ from wxcc_stream.processors.ops.observe import BatchObserver
 from wxcc_stream.processors.shell.intake import Ledger
 from wxcc_stream.processors.shell.topology import Topology
 
-__all__ = ["ShellContext", "worker_policy"]
-
-
-def worker_policy(settings: Settings) -> Policy:
-    """The core's policy from the worker settings (raises `PolicyError` when it cannot work)."""
-    w = settings.worker
-    return Policy(
-        grace_ms=w.grace_ms,
-        flush_timeout_ms=w.flush_timeout_ms,
-        horizon_ms=w.horizon_ms,
-        on_late=OnLate(w.on_late),
-    )
+__all__ = ["ShellContext"]
 
 
 @dataclass(slots=True)
@@ -50,7 +39,7 @@ class ShellContext:
     def create(cls, settings: Settings, clock: Clock | None = None) -> ShellContext:
         """Context for one app, the core policy taken from the worker settings."""
         w = settings.worker
-        policy = worker_policy(settings)
+        policy = policy_of(settings)
         metrics = WorkerMetrics.create()
         return cls(
             settings=settings,

@@ -18,6 +18,7 @@ __all__ = [
     "SharedPartitions",
     "Topology",
     "declare_topology",
+    "entity_table_name",
     "entity_topic_names",
     "repartition_topic_name",
     "topic_specs",
@@ -45,6 +46,11 @@ def repartition_topic_name(settings: Settings, kind: EntityKind) -> str:
     a generation may have another partition count)."""
     stream = settings.topic.name(f"{kind.value}-events.by-entity")
     return settings.topic.in_generation(stream, worker_generation(settings))
+
+
+def entity_table_name(kind: EntityKind) -> str:
+    """The Faust table of a kind's entity logs (its changelog: `<app id>-<name>-changelog`)."""
+    return f"{kind.value}-entities"
 
 
 def entity_topic_names(settings: Settings) -> dict[EntityKind, tuple[str, str]]:
@@ -127,7 +133,7 @@ def declare_topology(app: Any, settings: Settings) -> Topology:
             kind=kind,
             stream=topic(repartition_topic_name(settings, kind), internal=True),
             table=app.Table(
-                f"{kind.value}-entities",
+                entity_table_name(kind),
                 partitions=partitions,
                 # key_type/value_type bytes make the changelog serializers raw too
                 key_type=bytes,

@@ -24,11 +24,14 @@ from tests.e2e.harness import (
     worker_env,
 )
 from wxcc_stream.base.settings import Settings
-from wxcc_stream.base.topic_log import partitions_of
+from wxcc_stream.base.topic_log import partitions_of, read_topic
 from wxcc_stream.devtools.scenario import HOUR_MS, DamageConfig, ScenarioConfig, damage, generate
+from wxcc_stream.processors.replay.generations import Generations
 from wxcc_stream.processors.shell.app import app_id
 
 pytestmark = pytest.mark.broker
+
+KINDS = ("agent", "task")
 
 # a short metadata age: the worker notices the raw topic's new partitions within seconds
 FAST = {
@@ -179,7 +182,10 @@ async def test_topics_scale_under_traffic(settings: Settings, tmp_path: Path) ->
         api.start()
         worker.start()
         await worker.wait_ready()
-        assert "generation 2 (6 partitions)" in worker.log_tail(200), worker.log_tail(25)
+        started = worker.log_tail(200)
+        assert "generation 2 (6 partitions)" in started, worker.log_tail(25)
+        # its tables came from the replay: it reads the raw topic from the range's end only
+        assert "tables seeded by its replay" in started, worker.log_tail(25)
         truth = {
             promoted[0]: {**day_a.agent_truth, **day_b.agent_truth},
             promoted[1]: {**day_a.task_truth, **day_b.task_truth},
@@ -189,6 +195,14 @@ async def test_topics_scale_under_traffic(settings: Settings, tmp_path: Path) ->
             worker.assert_running()
             report: Any = {k: describe_difference(reader.docs[k], w) for k, w in truth.items()}
             assert done, f"{report}\n{worker.log_tail(25)}"
+        span = Generations.fold(await read_topic(bootstrap, t.generations)).ranges[2]
+        replayed = sum(end - start for start, end in span.offsets.values())
+        after = len(records_a) + len(records_b) - replayed
+        assert len(records_a) <= replayed, (after, replayed)
+        assert 0 <= after < len(records_b), (after, replayed)
+        # at most two entity copies (agent and task) per raw record it read
+        routed = sum(worker.metric("wxcc_worker_raw_routed_total", stream=k) for k in KINDS)
+        assert 0 < routed <= 2 * after, (routed, after, replayed)
         # the API, started again, reads generation 2
         await asyncio.to_thread(api.wait_ready)
         agents = {d["agentId"]: d for d in api.all_pages("/agents", limit=1000)}

@@ -25,6 +25,7 @@ from wxcc_stream.processors.replay.generations import (
     done_key,
     live_generation,
     range_key,
+    seeded_key,
 )
 from wxcc_stream.processors.replay.hops import decode_hop, encode_hop
 from wxcc_stream.processors.replay.plan import (
@@ -117,6 +118,16 @@ def test_the_live_worker_follows_a_generation_current_for_both_projections() -> 
     assert live_generation(_generations(*done[:-1], *both)) == LiveGeneration(1)
     dropped = (b"dropped/g2", b"1")
     assert live_generation(_generations(*done, *both, dropped)) == LiveGeneration(1)
+
+
+def test_a_seeded_replay_is_remembered_until_it_is_dropped() -> None:
+    r = encode_range(Range({0: (0, 1)}))
+    seeded = _generations((seeded_key(2), b"1"), (range_key(2), r), (done_key(2, 0), b"1"))
+    assert seeded.seeded == {2}
+    assert _generations((range_key(3), r)).seeded == set()
+    dropped = decide_drop(seeded, 2)
+    assert (seeded_key(2), None) in dropped.records
+    assert 2 in _generations(*dropped.records).dropped
 
 
 def test_promote_needs_a_complete_replay_and_drop_never_touches_current_ones() -> None:

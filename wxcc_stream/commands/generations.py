@@ -12,15 +12,19 @@ from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.base.topic_log import append, delete_topics, read_topic
 from wxcc_stream.commands.options import add_bootstrap, exit_code, with_bootstrap
+from wxcc_stream.processors.replay.follow import in_generation
 from wxcc_stream.processors.replay.generations import (
     PROJECTIONS,
     GenerationError,
     Generations,
+    LiveGeneration,
     decide_drop,
     decide_promote,
     live_generation,
 )
 from wxcc_stream.processors.replay.job import generation_topics
+from wxcc_stream.processors.shell.app import changelog_topic
+from wxcc_stream.processors.shell.topology import repartition_topic_name
 from wxcc_stream.schemas.event import EntityKind
 
 _KIND_OF = {"agent-state": EntityKind.AGENT, "task-lifecycle": EntityKind.TASK}
@@ -100,6 +104,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     decision = decide_drop(state, args.generation)
     projections, ordered = generation_topics(settings, args.generation)
     names = [*projections.values(), *ordered.values(), t.replay_hops(args.generation)]
+    # and what a worker of that generation made: its streams and its tables' changelogs
+    worker = in_generation(settings, LiveGeneration(args.generation))
+    names += [repartition_topic_name(worker, kind) for kind in EntityKind]
+    names += [changelog_topic(worker, kind) for kind in EntityKind]
     deleted = await delete_topics(bootstrap, names)
     await append(bootstrap, topic, list(decision.records))
     print(f"generation {args.generation} dropped; deleted {', '.join(deleted) or 'no topic'}")

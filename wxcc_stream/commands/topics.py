@@ -47,7 +47,8 @@ def register(subparsers: Any) -> None:
             "       new partition: the worker and the replay route them by key)\n"
             "    2. replay the raw topic into the next generation, whose projection\n"
             "       topics get N partitions (entity-keyed topics cannot be grown in place:\n"
-            "       a key would change partition); progress bar, then the summary\n"
+            "       a key would change partition), seeding the tables of that\n"
+            "       generation's worker (replay --seed); progress bar, then the summary\n"
             "    3. promote it: consumers following <prefix>.generations switch to .gN\n\n"
             "Run it while the ingress and the worker keep running: the worker notices the\n"
             "new raw partitions (WXCC_WORKER_METADATA_MAX_AGE_MS) and goes on; once the\n"
@@ -100,7 +101,9 @@ async def _scale(args: argparse.Namespace, settings: Settings) -> int:
     await _grow_raw(bootstrap, t.raw, plan)
     print(f"[2/3] replay into generation {plan.generation} ({plan.partitions} partitions)")
     with progress_bar(args.quiet) as bar:
-        job = replay_job(settings, plan.generation, ordered=args.ordered, batch_max=args.batch_max)
+        job = replay_job(
+            settings, plan.generation, ordered=args.ordered, seed=True, batch_max=args.batch_max
+        )
         summary = await run_replay(job, ReplayBar(bar))
     print_summary(summary)
     state = Generations.fold(await read_topic(bootstrap, t.generations))

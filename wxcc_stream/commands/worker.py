@@ -119,24 +119,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from aiokafka.errors import KafkaError
 
     from wxcc_stream.base.kafka_topics import TopicError, ensure_topics
-    from wxcc_stream.processors.core.policy import PolicyError
+    from wxcc_stream.processors.core.policy import PolicyError, policy_of
     from wxcc_stream.processors.replay.follow import (
         SWITCH_EXIT_CODE,
         resolve_generation,
+        start_after_seed,
         watch_generations,
     )
     from wxcc_stream.processors.shell.app import app_data_dir, app_id, build_app
-    from wxcc_stream.processors.shell.context import worker_policy
     from wxcc_stream.processors.shell.topology import topic_specs
 
     settings = settings_from(args, settings)
     try:
-        worker_policy(settings)  # refused before anything is asked of Kafka
+        policy_of(settings)  # refused before anything is asked of Kafka
     except PolicyError as exc:
         raise SettingsError(f"worker policy: {exc}") from None
     loop = new_event_loop()
     try:
         settings, switch = loop.run_until_complete(resolve_generation(settings))
+        loop.run_until_complete(start_after_seed(settings))
     except (KafkaError, TimeoutError, OSError) as exc:
         logging.getLogger(__name__).error(
             "worker cannot start: reading %s failed: %s", settings.topic.generations, exc
