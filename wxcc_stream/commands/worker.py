@@ -122,10 +122,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from wxcc_stream.processors.core.policy import PolicyError, policy_of
     from wxcc_stream.processors.replay.follow import (
         SWITCH_EXIT_CODE,
+        in_generation,
         resolve_generation,
         start_after_seed,
         watch_generations,
     )
+    from wxcc_stream.processors.replay.generations import LiveGeneration
     from wxcc_stream.processors.shell.app import app_data_dir, app_id, build_app
     from wxcc_stream.processors.shell.topology import topic_specs
 
@@ -134,6 +136,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         policy_of(settings)  # refused before anything is asked of Kafka
     except PolicyError as exc:
         raise SettingsError(f"worker policy: {exc}") from None
+    # one worker per data dir, whatever generation it runs (checked before Kafka is asked)
+    base = in_generation(settings, LiveGeneration(1))
+    data_dir = app_data_dir(base)
+    lock = lock_data_dir(data_dir)
+    if lock is None:
+        print(
+            f"wxcc-stream worker: another worker of {app_id(base)} (pid "
+            f"{holder_of(data_dir, WORKER_LOCK)}) uses {data_dir}; give each worker its own "
+            "--data-dir (WXCC_WORKER_DATA_DIR)",
+            file=sys.stderr,
+        )
+        return 2
     loop = new_event_loop()
     try:
         settings, switch = loop.run_until_complete(resolve_generation(settings))
@@ -143,16 +157,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "worker cannot start: reading %s failed: %s", settings.topic.generations, exc
         )
         return 1
-    data_dir = app_data_dir(settings)
-    lock = lock_data_dir(data_dir)
-    if lock is None:
-        print(
-            f"wxcc-stream worker: another worker of {app_id(settings)} (pid "
-            f"{holder_of(data_dir, WORKER_LOCK)}) uses {data_dir}; give each worker its own "
-            "--data-dir (WXCC_WORKER_DATA_DIR)",
-            file=sys.stderr,
-        )
-        return 2
     app = build_app(settings)
     if switch is not None:
         watch_generations(app, settings, switch)
