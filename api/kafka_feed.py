@@ -3,6 +3,11 @@
 No consumer group: every replica reads every partition itself (assigned, not
 subscribed), so any number of replicas can run. Ready once it has read up to the end
 offsets the topics had when it started.
+
+It reads the generation of each projection that `<prefix>.generations` names current
+(docs/replay.md), read when it connects and every `WXCC_API_GENERATION_CHECK_MS`; when
+another one is promoted it calls `on_promote` (the API then stops with exit code 75, to be
+started again on the new topics: a fresh view, as a replay may number revisions anew).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -20,6 +26,8 @@ from wxcc_stream.api.entries import Kind
 from wxcc_stream.api.feed import Feed, Record
 from wxcc_stream.api.metrics import ApiMetrics
 from wxcc_stream.base.settings import Settings
+from wxcc_stream.base.topic_log import read_topic
+from wxcc_stream.schemas.generations import current_generations
 
 log = logging.getLogger("api.feed")
 RETRY_S = 1.0
@@ -28,15 +36,20 @@ RETRY_S = 1.0
 class KafkaFeed(Feed):
     """Reads the projection topics into the view in a background task."""
 
-    def __init__(self, settings: Settings, metrics: ApiMetrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: ApiMetrics,
+        on_promote: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(metrics, settings.api.change_log_size)
         self._settings = settings
-        self._kinds = {
-            settings.topic.agent_state: Kind.AGENT,
-            settings.topic.task_lifecycle: Kind.TASK,
-        }
+        self._on_promote = on_promote
+        self._generations: dict[str, int] | None = None
+        self._kinds = self._topics(current_generations(()))
         self._consumer: Any = None
         self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._targets: dict[Any, int] = {}
         self._lag: int | None = None
         self.error: str | None = None
@@ -45,6 +58,8 @@ class KafkaFeed(Feed):
         self._task = asyncio.create_task(self._run(), name="api-projection-feed")
 
     async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -65,10 +80,47 @@ class KafkaFeed(Feed):
                 log.warning("cannot read the projection topics yet (%s); retrying", exc)
             await asyncio.sleep(RETRY_S)
         self.error = None
+        if self._on_promote is not None:
+            self._watch = asyncio.create_task(self._watch_generations(), name="api-generations")
         await self._read_forever()
+
+    def _topics(self, generations: dict[str, int]) -> dict[str, Kind]:
+        t = self._settings.topic
+        return {
+            t.in_generation(t.agent_state, generations["agent-state"]): Kind.AGENT,
+            t.in_generation(t.task_lifecycle, generations["task-lifecycle"]): Kind.TASK,
+        }
+
+    async def _current(self) -> dict[str, int]:
+        s = self._settings
+        try:
+            return current_generations(await read_topic(s.kafka.bootstrap, s.topic.generations))
+        except TimeoutError as exc:
+            raise KafkaError(f"reading {s.topic.generations}: {exc}") from None
+
+    async def _watch_generations(self) -> None:
+        """Call `on_promote` once the generations topic names other generations."""
+        assert self._on_promote is not None
+        while True:
+            await asyncio.sleep(self._settings.api.generation_check_ms / 1000)
+            try:
+                now = await self._current()
+            except KafkaError as exc:
+                log.warning("reading the generations topic failed (%s); trying again", exc)
+                continue
+            if now != self._generations:
+                log.warning(
+                    "another generation was promoted (%s, was %s): the API stops, to be "
+                    "started again on its topics (exit code 75)", now, self._generations,
+                )  # fmt: skip
+                self._on_promote()
+                return
 
     async def _connect(self) -> None:
         s = self._settings
+        if self._generations is None:
+            self._generations = await self._current()
+            self._kinds = self._topics(self._generations)
         if self._consumer is None:
             self._consumer = AIOKafkaConsumer(
                 bootstrap_servers=s.kafka.bootstrap,

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from aiohttp import web
 
 from wxcc_stream.api.app import build_app
+from wxcc_stream.api.kafka_feed import KafkaFeed
+from wxcc_stream.api.metrics import ApiMetrics
 from wxcc_stream.base.event_loop import loop_factory
 from wxcc_stream.base.gc_tuning import tune_garbage_collector
 from wxcc_stream.base.settings import Settings
@@ -17,14 +19,31 @@ from wxcc_stream.base.settings import Settings
 log = logging.getLogger("api")
 
 
+PROMOTED_EXIT_CODE = 75
+"""The API's exit code when another topic generation was promoted: start it again (it then
+reads the promoted generation's topics)."""
+
+
 async def serve(
     settings: Settings,
     *,
     stop: asyncio.Event | None = None,
     on_listening: Callable[[str], None] | None = None,
-) -> None:
-    """Serve until `stop` is set (or SIGINT/SIGTERM when none is given)."""
-    app = build_app(settings)
+) -> int:
+    """Serve until `stop` is set (or SIGINT/SIGTERM when none is given), or until another
+    generation is promoted (then `PROMOTED_EXIT_CODE`, else 0)."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    promoted = asyncio.Event()
+
+    def on_promote() -> None:
+        promoted.set()
+        stop.set()
+
+    app = build_app(settings, feed=KafkaFeed(settings, ApiMetrics(), on_promote))
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     try:
@@ -35,22 +54,17 @@ async def serve(
         tune_garbage_collector()
         if on_listening is not None:
             on_listening(url)
-        if stop is None:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
         await stop.wait()
     finally:
         await runner.cleanup()
+    return PROMOTED_EXIT_CODE if promoted.is_set() else 0
 
 
 def run_api(settings: Settings) -> int:
     """Blocking entry point; the process exit code."""
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         try:
-            runner.run(serve(settings))
+            return runner.run(serve(settings))
         except OSError as err:
             log.error("api could not listen: %s", err)
             return 1
-    return 0

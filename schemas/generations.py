@@ -7,6 +7,8 @@ projections reads it (docs/replay.md). Its keys:
   `task-lifecycle`), e.g. `2`; no record: generation 1 (the live topics);
 - `replay/g<N>/range` -> the raw offsets replay N is built from;
 - `replay/g<N>/done/<partition>` -> that entity partition of replay N is complete;
+- `replay/g<N>/seeded` -> replay N writes its final table values to the changelogs of
+  generation N's worker (which then starts from the range's end, docs/replay.md);
 - `dropped/g<N>` -> generation N was dropped (its topics deleted); a number is never reused.
 """
 
@@ -21,6 +23,7 @@ __all__ = [
     "done_key",
     "dropped_key",
     "range_key",
+    "seeded_key",
 ]
 
 PROJECTIONS = ("agent-state", "task-lifecycle")
@@ -36,6 +39,10 @@ def range_key(generation: int) -> bytes:
 
 def done_key(generation: int, partition: int) -> bytes:
     return f"replay/g{generation}/done/{partition}".encode()
+
+
+def seeded_key(generation: int) -> bytes:
+    return f"replay/g{generation}/seeded".encode()
 
 
 def dropped_key(generation: int) -> bytes:

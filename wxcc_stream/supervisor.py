@@ -14,6 +14,10 @@ from typing import IO
 
 from wxcc_stream.base.parent_death import die_with_parent
 
+RESTART_EXIT_CODE = 75
+"""A service that exits with this asks to be started again (the worker, when another topic
+generation was promoted: processors/replay/follow.py)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Service:
@@ -33,8 +37,14 @@ class Supervisor:
     instead of the terminal, so the services' logs do not mix.
     """
 
-    def __init__(self, env: Mapping[str, str], log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_dir: Path | None = None,
+        command: Sequence[str] = (sys.executable, "-m", "wxcc_stream.cli"),
+    ) -> None:
         self._env = dict(env)
+        self._command = tuple(command)
         self._log_dir = log_dir
         self._children: dict[str, tuple[Service, subprocess.Popen[bytes]]] = {}
         self._logs: list[IO[bytes]] = []
@@ -42,9 +52,9 @@ class Supervisor:
     def log_path(self, name: str) -> Path | None:
         return None if self._log_dir is None else self._log_dir / f"{name}.log"
 
-    def start(self, service: Service) -> None:
+    def start(self, service: Service, *, again: bool = False) -> None:
         env = {**self._env, **(service.env or {})}
-        cmd = [sys.executable, "-m", "wxcc_stream.cli", *service.args]
+        cmd = [*self._command, *service.args]
         where = self.log_path(service.name)
         shown = f" (log {where})" if where else ""
         print(f"[run] starting {service.name}: wxcc-stream {' '.join(service.args)}{shown}",
@@ -52,7 +62,7 @@ class Supervisor:
         out: IO[bytes] | None = None
         if where is not None:
             where.parent.mkdir(parents=True, exist_ok=True)
-            out = where.open("wb")
+            out = where.open("ab" if again else "wb")  # a restart keeps the log before it
             self._logs.append(out)
         proc = subprocess.Popen(
             cmd, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
@@ -61,10 +71,15 @@ class Supervisor:
         self._children[service.name] = (service, proc)
 
     def first_failure(self) -> tuple[str, int] | None:
-        """A long-running service that exited (name, code), or a one-shot that failed."""
-        for name, (service, proc) in self._children.items():
+        """A long-running service that exited (name, code), or a one-shot that failed; one
+        that exited with `RESTART_EXIT_CODE` is started again instead."""
+        for name, (service, proc) in list(self._children.items()):
             code = proc.poll()
             if code is None:
+                continue
+            if code == RESTART_EXIT_CODE and not service.one_shot:
+                print(f"[run] {name} asked to be started again (exit {code})", flush=True)
+                self.start(service, again=True)
                 continue
             if not service.one_shot or code != 0:
                 return name, code

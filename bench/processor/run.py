@@ -46,6 +46,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.bare_consumer import bare_consumer
 from bench.profile import Profile, print_top
 from wxcc_stream.devtools.broker import BrokerConfig, LocalBroker, ensure_jars
 from wxcc_stream.devtools.broker.process import free_port
@@ -54,7 +55,6 @@ from wxcc_stream.processors.core.log import EntityLog, new_log
 from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.step import accept_many, drain
 from wxcc_stream.processors.storage.log_value import (
-    chunk_key,
     decode_log,
     log_writes,
 )
@@ -151,26 +151,6 @@ async def produce(
         await producer.stop()
 
 
-async def raw_consumer_rate(bootstrap: str, topic: str, count: int) -> float:
-    """Events/s of a plain aiokafka consumer reading the whole topic."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
-        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
-    )  # fmt: skip
-    await consumer.start()
-    try:
-        seen, first = 0, 0.0
-        while seen < count:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            n = sum(len(v) for v in batch.values())
-            if n and not first:
-                first = time.perf_counter()
-            seen += n
-        return count / (time.perf_counter() - first)
-    finally:
-        await consumer.stop()
-
-
 def passthrough_rate(bootstrap: str, topic: str, count: int) -> float:
     """Events/s of the bare Faust pass-through agent (in its own process)."""
     proc = subprocess.run(
@@ -182,6 +162,13 @@ def passthrough_rate(bootstrap: str, topic: str, count: int) -> float:
             doc = orjson.loads(line[line.index("{") :].strip())
             return float(doc["count"]) / float(doc["last"] - doc["first"])
     raise RuntimeError(f"pass-through gave no result:\n{proc.stdout}\n{proc.stderr[-3000:]}")
+
+
+def worker_environment() -> dict[str, str]:
+    """The `WXCC_WORKER_*` settings of this environment: the worker gets them (the bench's
+    own data dir and web port win), the other `WXCC_*` ones point elsewhere and are left."""
+    own = ("WXCC_WORKER_DATA_DIR", "WXCC_WORKER_WEB_PORT")
+    return {k: v for k, v in os.environ.items() if k.startswith("WXCC_WORKER_") and k not in own}
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -199,7 +186,7 @@ class Worker:
     ) -> None:
         self.port = free_port()
         env = _env(
-            **settings,
+            **{**worker_environment(), **settings},
             WXCC_KAFKA_BOOTSTRAP=bootstrap, WXCC_TOPIC_PREFIX=prefix,
             WXCC_TOPIC_PARTITIONS=str(PARTITIONS), WXCC_WORKER_DATA_DIR=str(data_dir),
             WXCC_WORKER_WEB_PORT=str(self.port), WXCC_LOG_LEVEL="WARNING",
@@ -462,7 +449,7 @@ def _stored_bytes(stored: Mapping[bytes, bytes]) -> int:
 
 def _decode_stored(stored: Mapping[bytes, bytes]) -> EntityLog:
     key = next(k for k in stored if not k.startswith(b"\x00"))
-    return decode_log(stored[key], lambda seq: stored.get(chunk_key(key, seq)))
+    return decode_log(stored[key], stored.get)
 
 
 def _each(function: Callable[[U], T], items: Sequence[U]) -> list[T]:
@@ -528,7 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--worker-setting", action="append", default=[], metavar="WXCC_NAME=VALUE",
-        help="a setting for the worker in the throughput rounds (repeatable), to measure a lever",
+        help="a setting for the worker in the throughput rounds (repeatable), to measure a "
+        "lever; WXCC_WORKER_* variables of the environment reach every worker too",
     )  # fmt: skip
     parser.add_argument(
         "--throughput-only", action="store_true", help="skip the latency and memory runs"
@@ -544,6 +532,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_memory(args.agents, args.tasks)
         return 0
     settings = dict(item.split("=", 1) for item in args.worker_setting)
+    inherited = worker_environment()
+    if inherited or settings:
+        told = ", ".join(f"{k}={v}" for k, v in sorted({**inherited, **settings}.items()))
+        print(f"worker settings (environment, then --worker-setting): {told}", flush=True)
     records = scenario_records(args.events)
     expected = stream_records(records)
     grace = Policy().grace_ms
@@ -562,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             asyncio.run(produce(bootstrap, raw, records))
             if n == 1:
-                raw_rate = asyncio.run(raw_consumer_rate(bootstrap, raw, len(records)))
+                raw_rate, _ = asyncio.run(bare_consumer(bootstrap, raw, len(records)))
                 print(f"(a) plain aiokafka consumer:     {raw_rate:10.0f} events/s", flush=True)
             last = n == args.rounds
             base = passthrough_rate(bootstrap, raw, len(records))

@@ -32,8 +32,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-
+from bench.bare_consumer import bare_consumer
 from bench.processor.run import (
     PARTITIONS,
     broker,
@@ -74,30 +73,6 @@ async def _replay(job: ReplayJob, profile: Path | None) -> tuple[Summary, float,
     finally:
         if spy is not None:
             spy.stop()
-
-
-async def bare_consumer(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
-    """(events/s, CPU µs per event) of a plain aiokafka consumer reading the whole topic,
-    both from its first record on (`bench.processor`'s bare consumer, with its CPU)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
-        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
-    )  # fmt: skip
-    await consumer.start()
-    try:
-        seen, first, cpu, before = 0, 0.0, 0.0, 0
-        while seen < count:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            n = sum(len(v) for v in batch.values())
-            if n and not first:
-                first, cpu, before = time.perf_counter(), time.process_time(), n
-            seen += n
-        wall, cpu = time.perf_counter() - first, time.process_time() - cpu
-        # events/s as bench.processor counts them (the issue's figures); the CPU of the
-        # records decoded after the clock started only
-        return count / wall, cpu / max(count - before, 1) * 1e6
-    finally:
-        await consumer.stop()
 
 
 def pure_us_per_record(records: Sequence[Produced], batch_max: int, ordered: bool) -> float:

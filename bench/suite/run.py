@@ -34,7 +34,7 @@ from bench.processor.run import broker
 from bench.suite.parts import PARTS, SOAK, Part, Row, rows_from_output, soak_rows
 from bench.suite.plot import soak_png
 from bench.suite.readme import rewrite
-from bench.suite.table import render_text, results_doc
+from bench.suite.table import render_text, results_doc, rows_of, updated_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 APT_PACKAGES = {"wrk": "wrk"}  # program -> Debian package that installs it
@@ -119,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--readme", action="store_true", help="rewrite README's table after")
+    parser.add_argument(
+        "--update", action="store_true",
+        help="measure only --parts again and replace their rows in today's results file "
+        "(the other parts' rows stay as they were measured; the README says which were redone)",
+    )  # fmt: skip
     parser.add_argument("--part-timeout", type=float, default=3600, help="seconds per part")
     args = parser.parse_args(argv)
     chosen = [p.strip() for p in args.parts.split(",") if p.strip()]
@@ -153,6 +158,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts=ran, soak=soak,
     )  # fmt: skip
     path = args.results / f"{name}.json"
+    if args.update and path.exists():
+        old = orjson.loads(path.read_bytes())
+        if bool(old["run"].get("quick")) != args.quick:
+            parser.error(f"--update: {path.name} is from a {'quick' if args.quick else 'full'} run")
+        order = [p.name for p in PARTS] + [SOAK.name]
+        doc = updated_doc(old, doc, [p.name for p in parts] + (["soak"] if soak else []), order)
+        soak = doc["run"].get("soak")
+        print(render_text(rows_of(doc)))
     path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
     print(f"\nresults: {path}")
     if soak:

@@ -129,6 +129,32 @@ def rows_of(doc: Mapping[str, Any]) -> list[Row]:
     return [Row.from_dict(r) for r in doc["rows"]]
 
 
+def updated_doc(
+    old: Mapping[str, Any], new: Mapping[str, Any], rerun: Sequence[str], order: Sequence[str]
+) -> dict[str, Any]:
+    """`old` results with the parts in `rerun` measured again by `new` (`--update`): their
+    rows, exit codes and (for the soak) series replaced, every other part's kept, the rows
+    in `order` of parts; each update is listed under `run.updates`."""
+    by_part: dict[str, list[Row]] = {}
+    for row in rows_of(old):
+        if row.part not in rerun:
+            by_part.setdefault(row.part, []).append(row)
+    for row in rows_of(new):
+        by_part.setdefault(row.part, []).append(row)
+    rows = [r for part in order for r in by_part.get(part, [])]
+    rows += [r for part, rs in by_part.items() if part not in order for r in rs]
+    run = dict(old["run"])
+    run["parts"] = {**run.get("parts", {}), **new["run"].get("parts", {})}
+    if "soak" in rerun:
+        run["soak"] = new["run"].get("soak")
+    facts = ("started", "load_before", "load_after")
+    run["updates"] = [
+        *run.get("updates", []),
+        {"parts": list(rerun), **{k: new["run"].get(k) for k in facts}},
+    ]
+    return {"machine": dict(new["machine"]), "run": run, "rows": [r.as_dict() for r in rows]}
+
+
 def readme_block(doc: Mapping[str, Any], results_name: str, png_name: str | None) -> str:
     """The README's generated block: the machine, the table, the run's plot."""
     m, run = doc["machine"], doc["run"]
@@ -143,6 +169,10 @@ def readme_block(doc: Mapping[str, Any], results_name: str, png_name: str | None
         "",
         render_markdown(rows_of(doc)),
     ]
+    for update in run.get("updates", []):
+        lines += ["", f"Measured again ({update.get('started', '?')}, load average "
+                  f"{update.get('load_before', '?')} before and {update.get('load_after', '?')}"
+                  f" after): {', '.join(f'`{p}`' for p in update.get('parts', []))}."]  # fmt: skip
     failed = {name: part for name, part in run.get("parts", {}).items() if part.get("exit")}
     if failed:
         lines += ["", "Parts that failed in this run (their missing rows say `not measured`): "

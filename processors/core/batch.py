@@ -19,7 +19,7 @@ from wxcc_stream.processors.core.report import Publication, Stats, bad_record, r
 from wxcc_stream.processors.core.routing import unbundle
 from wxcc_stream.processors.core.schedule import Schedule, index_key
 from wxcc_stream.processors.core.step import accept_many, next_wakeup_ms, release_due
-from wxcc_stream.processors.storage.log_value import chunk_key, decode_log, log_writes
+from wxcc_stream.processors.storage.log_value import decode_log, log_writes
 from wxcc_stream.schemas.event import EntityKind, Event
 
 __all__ = ["BatchResult", "Record", "process_batch"]
@@ -82,6 +82,7 @@ class _Partition:
         self.cache = cache
         self._get = get
         self.values: dict[bytes, bytes | None] = {}
+        self._heads: dict[bytes, bytes | None] = {}  # as `load` read them from the table
         self.schedule = Schedule.load(partition, get(index_key(partition)), _bucket_ms(policy))
 
     def get(self, key: bytes) -> bytes | None:
@@ -92,12 +93,12 @@ class _Partition:
     def load(self, entity_id: str) -> EntityLog | None:
         """The entity's log as the table (or this batch) holds it; None if it has none."""
         key = entity_id.encode()
-        raw = self.get(key)
+        raw = self._heads[key] = self.get(key)
         if raw is None:
             return None
         log = self.cache.get(key, raw) if self.cache is not None else None
         if log is None:
-            log = decode_log(raw, lambda seq: self.get(chunk_key(key, seq)))
+            log = decode_log(raw, self.get)
             if self.cache is not None:
                 self.cache.put(key, raw, log)
         return log
@@ -106,7 +107,14 @@ class _Partition:
         """Encode a new log value to be written at the end of the batch."""
         key = entity_id.encode()
         raw = b""
-        for written, value in log_writes(key, log):
+        # the head the table holds now (a long one names pieces to delete), as read once
+        if key in self.values:
+            previous = self.values[key]
+        elif key in self._heads:
+            previous = self._heads[key]
+        else:
+            previous = self._get(key)
+        for written, value in log_writes(key, log, previous=previous):
             self.values[written] = value
             if written is key:
                 raw = value or b""

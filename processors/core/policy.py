@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from wxcc_stream.base.settings import Settings
 from wxcc_stream.processors.errors import ProcessorError
 
-__all__ = ["OnLate", "Policy", "PolicyError"]
+__all__ = ["OnLate", "Policy", "PolicyError", "policy_of"]
 
 
 class PolicyError(ProcessorError, ValueError):
@@ -46,3 +47,15 @@ class Policy:
             raise PolicyError(
                 f"horizon_ms ({self.horizon_ms}) must be greater than grace_ms ({self.grace_ms})"
             )
+
+
+def policy_of(settings: Settings) -> Policy:
+    """The core's policy from the worker settings, the same for the worker and the replay
+    (which must decide as live does); raises `PolicyError` when it cannot work."""
+    w = settings.worker
+    return Policy(
+        grace_ms=w.grace_ms,
+        flush_timeout_ms=w.flush_timeout_ms,
+        horizon_ms=w.horizon_ms,
+        on_late=OnLate(w.on_late),
+    )

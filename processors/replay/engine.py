@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -42,11 +42,14 @@ async def run_replay(job: ReplayJob, progress: Progress | None = None) -> Summar
     started = time.monotonic()
     log = ProgressLog(job.bootstrap, job.generations, job.generation)
     await ensure_topics(job.bootstrap, [_spec(job, job.generations, 1, compact=True)])
-    span = await log.agree_range(job.raw, job.from_ms, job.to_ms)
-    replay = _Replay(job, span, log, progress or Progress())
+    span, seeded = await log.agree_range(job.raw, job.from_ms, job.to_ms, seed=job.seed is not None)
+    seed = job.seed if seeded else None
+    replay = _Replay(job, span, log, progress or Progress(), seed)
     if await log.finished(span.partitions) == set(range(span.partitions)):
         return Summary(job.generation, replay.core.tally, 0.0, (), already_complete=True)
-    await ensure_topics(job.bootstrap, _output_specs(job, span.partitions))
+    specs = _output_specs(job, span.partitions)
+    specs += [_spec(job, t, span.partitions, compact=True) for t in (seed or {}).values()]
+    await ensure_topics(job.bootstrap, specs)
     await replay.run()
     return Summary(
         job.generation, replay.core.tally, time.monotonic() - started, tuple(sorted(replay.mine))
@@ -96,8 +99,16 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 class _Replay:
     """One process of a replay: its partitions, their positions and their state."""
 
-    def __init__(self, job: ReplayJob, span: Range, log: ProgressLog, progress: Progress) -> None:
+    def __init__(
+        self,
+        job: ReplayJob,
+        span: Range,
+        log: ProgressLog,
+        progress: Progress,
+        seed: Mapping[EntityKind, str] | None = None,
+    ) -> None:
         self.job, self.span, self.log, self.progress = job, span, log, progress
+        self.seed = seed
         partitioner = KeyPartitioner()
         self.partitioner = partitioner
         self.core = Replayer(
@@ -247,11 +258,26 @@ class _Replay:
             await asyncio.gather(*futures)
 
     async def _finish(self, q: int) -> None:
-        await self._send(self.core.flush(q))
+        if self.seed is None:
+            await self._send(self.core.flush(q))
+        else:
+            # the worker of the generation takes over from here: its tables as they are,
+            # held events included (its ticks release them), nothing flushed
+            await self.settle()
+            await self._seed(q)
         await self.settle()
         await self.log.mark_finished(q)
         self.completion.finished.add(q)
         self.mine.add(q)
+
+    async def _seed(self, q: int) -> None:
+        """Write partition q's table values to the generation's worker changelogs."""
+        assert self.seed is not None
+        out = BatchProducer(self.producer, self.partitioner)
+        for kind, values in self.core.table_values(q).items():
+            for key, value in values.items():
+                await out.add(self.seed[kind], key, value, partition=q)
+        self.in_flight = await out.send()
 
     async def settle(self) -> None:
         """Wait until every output sent so far is acknowledged (raises if one failed)."""

@@ -14,6 +14,7 @@ from wxcc_stream.schemas.generations import (
     done_key,
     dropped_key,
     range_key,
+    seeded_key,
 )
 
 __all__ = [
@@ -21,12 +22,15 @@ __all__ = [
     "Decision",
     "GenerationError",
     "Generations",
+    "LiveGeneration",
     "current_key",
     "decide_drop",
     "decide_promote",
     "done_key",
     "dropped_key",
+    "live_generation",
     "range_key",
+    "seeded_key",
 ]
 
 
@@ -42,6 +46,7 @@ class Generations:
     ranges: dict[int, Range] = field(default_factory=dict)
     done: dict[int, set[int]] = field(default_factory=dict)
     dropped: set[int] = field(default_factory=set)
+    seeded: set[int] = field(default_factory=set)
 
     @classmethod
     def fold(cls, records: Iterable[tuple[bytes | None, bytes | None]]) -> Generations:
@@ -63,6 +68,8 @@ class Generations:
                     g.ranges.setdefault(number, decode_range(value))
                 elif parts[2] == "done" and len(parts) == 4:
                     g.done.setdefault(number, set()).add(int(parts[3]))
+                elif parts[2] == "seeded":
+                    g.seeded.add(number)
             elif parts[0] == "dropped" and value is not None:
                 g.dropped.add(int(parts[1].removeprefix("g")))
         return g
@@ -92,6 +99,28 @@ class Generations:
     def next_free(self) -> int:
         """The number a new replay takes: one past every generation ever used."""
         return max(self.known()) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class LiveGeneration:
+    """The generation a live worker writes, and its entity partition count (None for
+    generation 1: the settings' `WXCC_TOPIC_PARTITIONS`)."""
+
+    number: int
+    partitions: int | None = None
+
+
+def live_generation(g: Generations) -> LiveGeneration:
+    """The generation the live worker follows: the one current for both projections when
+    it is a complete replay; generation 1 otherwise. One worker folds both projections
+    from one set of tables, so a promote of one projection alone leaves it on the live
+    topics (and that projection's promoted generation stays a snapshot)."""
+    numbers = {g.current_of(p) for p in PROJECTIONS}
+    if len(numbers) == 1:
+        number = numbers.pop()
+        if number != 1 and g.complete(number) and number not in g.dropped:
+            return LiveGeneration(number, g.ranges[number].partitions)
+    return LiveGeneration(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +157,7 @@ def decide_drop(g: Generations, generation: int) -> Decision:
         raise GenerationError(f"no replay into generation {generation} is known")
     records: list[tuple[bytes, bytes | None]] = [(dropped_key(generation), b"1")]
     records.append((range_key(generation), None))
+    records.append((seeded_key(generation), None))
     span = g.ranges[generation]
     records += [(done_key(generation, q), None) for q in range(span.partitions)]
     return Decision(tuple(records), topics_to_delete=(generation,))

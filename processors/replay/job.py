@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wxcc_stream.base.settings import Settings
-from wxcc_stream.processors.core.policy import OnLate, Policy
+from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.replay.state import Tally
 from wxcc_stream.schemas.event import EntityKind
 
-__all__ = ["Progress", "ReplayJob", "Summary", "generation_topics", "policy_of"]
+__all__ = ["Progress", "ReplayJob", "Summary", "generation_topics"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,17 +32,9 @@ class ReplayJob:
     cache_entries: int = 50_000
     replicas: int = 1
     topic_configs: Mapping[str, str] | None = None
-
-
-def policy_of(settings: Settings) -> Policy:
-    """The core's policy, from the worker settings (the replay must decide as live does)."""
-    w = settings.worker
-    return Policy(
-        grace_ms=w.grace_ms,
-        flush_timeout_ms=w.flush_timeout_ms,
-        horizon_ms=w.horizon_ms,
-        on_late=OnLate(w.on_late),
-    )
+    # the changelogs of generation N's worker tables, per kind: a seeding replay writes its
+    # final table values there instead of flushing (None: it does not seed)
+    seed: Mapping[EntityKind, str] | None = None
 
 
 def generation_topics(

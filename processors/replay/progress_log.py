@@ -5,7 +5,12 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from wxcc_stream.base.topic_log import append, partitions_of, read_topic
-from wxcc_stream.processors.replay.generations import Generations, done_key, range_key
+from wxcc_stream.processors.replay.generations import (
+    Generations,
+    done_key,
+    range_key,
+    seeded_key,
+)
 from wxcc_stream.processors.replay.plan import Range, encode_range
 
 __all__ = ["ProgressLog"]
@@ -20,15 +25,22 @@ class ProgressLog:
     async def state(self) -> Generations:
         return Generations.fold(await read_topic(self.bootstrap, self.topic))
 
-    async def agree_range(self, raw: str, from_ms: int | None, to_ms: int | None) -> Range:
-        """The range of this generation: the one stored, else computed now and stored
-        (and read back: when two processes store one at once, the first stored wins)."""
-        known = (await self.state()).ranges.get(self.generation)
-        if known is not None:
-            return known
-        span = await raw_range(self.bootstrap, raw, from_ms, to_ms)
-        await append(self.bootstrap, self.topic, [(range_key(self.generation), encode_range(span))])
-        return (await self.state()).ranges[self.generation]
+    async def agree_range(
+        self, raw: str, from_ms: int | None, to_ms: int | None, *, seed: bool = False
+    ) -> tuple[Range, bool]:
+        """The range of this generation, and whether it seeds its worker's tables: the
+        ones stored, else computed now and stored (and read back: when two processes store
+        one at once, the first stored wins). Seeding is decided with the range: a rerun
+        keeps what the first run chose."""
+        state = await self.state()
+        known = state.ranges.get(self.generation)
+        if known is None:
+            span = await raw_range(self.bootstrap, raw, from_ms, to_ms)
+            records = [(seeded_key(self.generation), b"1")] if seed else []
+            records.append((range_key(self.generation), encode_range(span)))
+            await append(self.bootstrap, self.topic, records)
+            state = await self.state()
+        return state.ranges[self.generation], self.generation in state.seeded
 
     async def finished(self, partitions: int) -> set[int]:
         """The entity partitions of this generation that are complete."""

@@ -169,6 +169,12 @@ class Replayer:
                 self._run(kind, partition, tables, batch, now, output)
         return output
 
+    def table_values(self, partition: int) -> dict[EntityKind, dict[bytes, bytes]]:
+        """Every table value of a partition, per kind: the worker's own table values (for
+        a seed), held events and the flush index included."""
+        tables = self._owned.get(partition)
+        return {} if tables is None else {k: dict(v) for k, v in tables.values.items()}
+
     def flush(self, partition: int) -> Output:
         """Release every buffered event of a partition read to its end."""
         output = Output()

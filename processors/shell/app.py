@@ -15,9 +15,15 @@ from wxcc_stream.processors.shell.agent import register_agents
 from wxcc_stream.processors.shell.context import ShellContext
 from wxcc_stream.processors.shell.intake import watch_rebalances
 from wxcc_stream.processors.shell.ticks import send_ticks
-from wxcc_stream.processors.shell.topology import Topology, declare_topology
+from wxcc_stream.processors.shell.topology import (
+    Topology,
+    declare_topology,
+    entity_table_name,
+    worker_generation,
+)
+from wxcc_stream.schemas.event import EntityKind
 
-__all__ = ["app_data_dir", "app_id", "build_app", "resolve_store"]
+__all__ = ["app_data_dir", "app_id", "build_app", "changelog_topic", "resolve_store"]
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +69,16 @@ def resolve_store(requested: str) -> str:
 
 
 def app_id(settings: Settings) -> str:
-    """Consumer group and changelog prefix: namespaced by the topic prefix like the topics."""
-    return f"{settings.topic.prefix}.{settings.worker.app_id}"
+    """Consumer group and changelog prefix: namespaced by the topic prefix like the topics,
+    and by the generation from 2 on (its own group, offsets and tables)."""
+    generation = worker_generation(settings)
+    suffix = f".g{generation}" if generation > 1 else ""
+    return f"{settings.topic.prefix}.{settings.worker.app_id}{suffix}"
+
+
+def changelog_topic(settings: Settings, kind: EntityKind) -> str:
+    """The changelog of a kind's entity table (Faust names it after the app id and table)."""
+    return f"{app_id(settings)}-{entity_table_name(kind)}-changelog"
 
 
 def app_data_dir(settings: Settings) -> Path:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from wxcc_stream.base.clock import Clock, SystemClock
 from wxcc_stream.base.partitioning import KeyPartitioner
 from wxcc_stream.base.settings import Settings
-from wxcc_stream.processors.core.policy import OnLate, Policy
+from wxcc_stream.processors.core.policy import Policy, policy_of
 from wxcc_stream.processors.ops.health import HealthWatch
 from wxcc_stream.processors.ops.liveness import StallDetector
 from wxcc_stream.processors.ops.metrics import WorkerMetrics
@@ -39,12 +39,7 @@ class ShellContext:
     def create(cls, settings: Settings, clock: Clock | None = None) -> ShellContext:
         """Context for one app, the core policy taken from the worker settings."""
         w = settings.worker
-        policy = Policy(
-            grace_ms=w.grace_ms,
-            flush_timeout_ms=w.flush_timeout_ms,
-            horizon_ms=w.horizon_ms,
-            on_late=OnLate(w.on_late),
-        )
+        policy = policy_of(settings)
         metrics = WorkerMetrics.create()
         return cls(
             settings=settings,

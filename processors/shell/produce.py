@@ -38,16 +38,24 @@ class BatchProducer:
         self._counts: dict[str, int] = {}
         self._by_partition: dict[tuple[str, int], list[_Row]] = {}
 
-    async def add(self, topic: str, key: bytes | None, value: bytes, headers: Headers = ()) -> None:
-        """Queue one record, placed as Kafka's default partitioner places it: by the key's
-        hash, or on any partition when it has no key."""
-        count = self._counts.get(topic)
-        if count is None:
-            count = self._counts[topic] = await self._partition_count(topic)
-        if key is None:
-            partition = random.randrange(count)
-        else:
-            partition = self._partitioner.partition_of(key, count)
+    async def add(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Headers = (),
+        partition: int | None = None,
+    ) -> None:
+        """Queue one record, on `partition` or placed as Kafka's default partitioner places
+        it: by the key's hash, or on any partition when it has no key."""
+        if partition is None:
+            count = self._counts.get(topic)
+            if count is None:
+                count = self._counts[topic] = await self._partition_count(topic)
+            if key is None:
+                partition = random.randrange(count)
+            else:
+                partition = self._partitioner.partition_of(key, count)
         tp = (topic, partition)
         rows = self._by_partition.get(tp)
         if rows is None:
@@ -76,10 +84,28 @@ class BatchProducer:
                     delivered.append(await self._send(batch, topic, partition))
                     batch = producer.create_batch()
                     if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                        raise OutputError(f"a record for {topic} is larger than a batch")
+                        # larger than a batch (a head's piece, 512 KiB): a send of its own
+                        alone = await self._send_one(topic, partition, key, value, headers)
+                        delivered.append(alone)
             delivered.append(await self._send(batch, topic, partition))
         self._by_partition = {}
         return delivered
+
+    async def _send_one(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]] | None,
+    ) -> asyncio.Future[Any]:
+        try:
+            future: asyncio.Future[Any] = await self._producer.send(
+                topic, value, key=key, partition=partition, headers=headers
+            )
+        except KafkaError as err:
+            raise OutputError(f"Kafka refused a record for {topic}[{partition}]: {err}") from err
+        return future
 
     async def _send(self, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
         try:

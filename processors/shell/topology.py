@@ -18,8 +18,11 @@ __all__ = [
     "SharedPartitions",
     "Topology",
     "declare_topology",
+    "entity_table_name",
+    "entity_topic_names",
     "repartition_topic_name",
     "topic_specs",
+    "worker_generation",
 ]
 
 log = logging.getLogger(__name__)
@@ -32,9 +35,37 @@ _COMPACTED = {"cleanup.policy": "compact"}
 _RAW_CONFIG = {"retention.ms": "-1"}
 
 
+def worker_generation(settings: Settings) -> int:
+    """The topic generation the worker writes (`WXCC_WORKER_GENERATION`; 0, "follow", is
+    resolved to a number before the app is built, and means 1 where it was not)."""
+    return max(1, settings.worker.generation)
+
+
 def repartition_topic_name(settings: Settings, kind: EntityKind) -> str:
-    """The internal per-entity stream of a kind, keyed by the entity id."""
-    return settings.topic.name(f"{kind.value}-events.by-entity")
+    """The internal per-entity stream of a kind, keyed by the entity id (one per generation:
+    a generation may have another partition count)."""
+    stream = settings.topic.name(f"{kind.value}-events.by-entity")
+    return settings.topic.in_generation(stream, worker_generation(settings))
+
+
+def entity_table_name(kind: EntityKind) -> str:
+    """The Faust table of a kind's entity logs (its changelog: `<app id>-<name>-changelog`)."""
+    return f"{kind.value}-entities"
+
+
+def entity_topic_names(settings: Settings) -> dict[EntityKind, tuple[str, str]]:
+    """Per kind, the (ordered, projection) topics the worker writes, in its generation."""
+    t, generation = settings.topic, worker_generation(settings)
+    return {
+        EntityKind.AGENT: (
+            t.in_generation(t.agent_events_ordered, generation),
+            t.in_generation(t.agent_state, generation),
+        ),
+        EntityKind.TASK: (
+            t.in_generation(t.task_events_ordered, generation),
+            t.in_generation(t.task_lifecycle, generation),
+        ),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +128,12 @@ def declare_topology(app: Any, settings: Settings) -> Topology:
         )  # fmt: skip
 
     entities = {}
-    for kind, ordered, projection in (
-        (EntityKind.AGENT, t.agent_events_ordered, t.agent_state),
-        (EntityKind.TASK, t.task_events_ordered, t.task_lifecycle),
-    ):
+    for kind, (ordered, projection) in entity_topic_names(settings).items():
         entities[kind] = EntityTopology(
             kind=kind,
             stream=topic(repartition_topic_name(settings, kind), internal=True),
             table=app.Table(
-                f"{kind.value}-entities",
+                entity_table_name(kind),
                 partitions=partitions,
                 # key_type/value_type bytes make the changelog serializers raw too
                 key_type=bytes,
@@ -133,10 +161,7 @@ def topic_specs(settings: Settings, changelogs: Iterable[str]) -> list[TopicSpec
     worker creates them (the same configs `declare_topology` gives Faust)."""
     t = settings.topic
     names: dict[str, Mapping[str, str]] = {t.raw: _RAW_CONFIG, t.late: {}, t.deadletter: {}}
-    for kind, ordered, projection in (
-        (EntityKind.AGENT, t.agent_events_ordered, t.agent_state),
-        (EntityKind.TASK, t.task_events_ordered, t.task_lifecycle),
-    ):
+    for kind, (ordered, projection) in entity_topic_names(settings).items():
         names[repartition_topic_name(settings, kind)] = {}
         names[ordered] = {}
         names[projection] = _COMPACTED

@@ -1,7 +1,8 @@
 """Bytes for an `EntityLog`, so it can live in a Faust table and survive restarts.
 
 Format 3 is written: a head value under the entity's key and one value per sealed chunk of
-its history (core/chunks.py); formats 1, 2 and 3 are read. The layout is in
+its history (core/chunks.py); a head longer than `PIECE_BYTES` is written in pieces, with a
+format-4 pointer under the entity's key. Formats 1 to 4 are read. The layout is in
 docs/processors.md ("Storage formats"). Bump `FORMAT` (and keep a reader) when it changes.
 """
 
@@ -34,8 +35,19 @@ from wxcc_stream.schemas.event import EntityKind, Event
 FORMAT = 3
 """Version of the encoded layout; bump it (and keep a reader) when the layout changes."""
 
-READABLE = (1, 2, 3)
+PIECES_FORMAT = 4
+"""The format of a pointer to a head stored in pieces (its pieces joined are a format-3 head)."""
+
+READABLE = (1, 2, 3, PIECES_FORMAT)
 """The formats `decode_log` reads."""
+
+PIECE_BYTES = 512 * 1024
+"""The longest head stored as one value; a longer one is cut into pieces of this size. Kafka
+refuses a changelog record over the topic's `max.message.bytes` (1 MiB by default), which a
+head passes when an entity holds thousands of events at once (a burst inside the grace, or
+the dropped twins of a day resent by a second source); the worker used to crash on it."""
+
+_POINTER_PREFIX = b'{"format":%d,' % PIECES_FORMAT
 
 _SORTED = orjson.OPT_SORT_KEYS
 
@@ -44,8 +56,8 @@ class LogDecodeError(ProcessorError, ValueError):
     """Bytes that are not an encoded `EntityLog` of a known format."""
 
 
-ChunkReader = Callable[[int], bytes | None]
-"""The stored value of a log's chunk, by sequence number (None: not found)."""
+ValueReader = Callable[[bytes], bytes | None]
+"""The table's value at a key (None: not found)."""
 
 
 def chunk_key(entity_key: bytes, seq: int) -> bytes:
@@ -54,13 +66,28 @@ def chunk_key(entity_key: bytes, seq: int) -> bytes:
     return b"\x00log/%s/%d" % (entity_key, seq)
 
 
+def piece_key(entity_key: bytes, generation: int, n: int) -> bytes:
+    """Table key of piece `n` of the `generation`-th head of an entity stored in pieces."""
+    return b"\x00head/%s/%d/%d" % (entity_key, generation, n)
+
+
+def stored_pieces(head: bytes | None) -> tuple[int, int] | None:
+    """(generation, pieces) of a stored head value that is a pointer to pieces, else None."""
+    if head is None or not head.startswith(_POINTER_PREFIX):
+        return None
+    generation, count = orjson.loads(head)["pieces"]
+    return int(generation), int(count)
+
+
 def log_writes(
-    entity_key: bytes, log: EntityLog, *, whole: bool = False
+    entity_key: bytes, log: EntityLog, *, whole: bool = False, previous: bytes | None = None
 ) -> list[tuple[bytes, bytes | None]]:
     """The table writes that store `log`, in the order to apply them: the chunks it sealed
-    or stored again, the head, then the deletions of the chunks it dropped (so a crash
-    between them leaves a head whose chunks exist). `whole`: every chunk, for a store that
-    holds nothing of this log yet (its pruned rows are gone: those chunks start anew)."""
+    or stored again, the head (its pieces first when it is longer than `PIECE_BYTES`), then
+    the deletions of the chunks it dropped and of the previous head's pieces (so a crash
+    between them leaves a head whose chunks and pieces exist). `previous`: the head value
+    the table holds now. `whole`: every chunk, for a store that holds nothing of this log
+    yet (its pruned rows are gone: those chunks start anew)."""
     history = log.history
     if whole and history.chunks:
         log = _restarted(log)
@@ -71,8 +98,22 @@ def log_writes(
             if chunk.seq in history.unsaved:
                 rows = history.rows(run)
                 writes.append((chunk_key(entity_key, chunk.seq), b"[%s]" % b",".join(rows)))
-    writes.append((entity_key, encode_log(log)))
+    old = stored_pieces(previous)
+    head = encode_log(log)
+    if len(head) <= PIECE_BYTES:
+        writes.append((entity_key, head))
+    else:
+        # a new generation, so the pieces the previous head names stay whole until it is replaced
+        generation = old[0] + 1 if old is not None else 0
+        count = -(-len(head) // PIECE_BYTES)
+        for n in range(count):
+            piece = head[n * PIECE_BYTES : (n + 1) * PIECE_BYTES]
+            writes.append((piece_key(entity_key, generation, n), piece))
+        pointer = {"format": PIECES_FORMAT, "entityId": log.entity_id}
+        writes.append((entity_key, orjson.dumps({**pointer, "pieces": [generation, count]})))
     writes.extend((chunk_key(entity_key, seq), None) for seq in history.dropped)
+    if old is not None:
+        writes.extend((piece_key(entity_key, old[0], n), None) for n in range(old[1]))
     return writes
 
 
@@ -160,7 +201,7 @@ def _defaults(raw: Any) -> Defaults:
 Rows = tuple[Defaults | None, History, list[Held], Map[EventRef, Held]]
 
 
-def _rows(doc: Mapping[str, Any], spec: ProjectionKind, read: ChunkReader | None) -> Rows:
+def _rows(doc: Mapping[str, Any], spec: ProjectionKind, read: ValueReader | None) -> Rows:
     """Format 2 and 3 rows: the chunks' (format 3, read with `read`), then the head's."""
     chunks, runs = _chunks(doc, read) if "chunks" in doc else ([], [])
     if doc["defaults"] is None:
@@ -179,7 +220,7 @@ def _rows(doc: Mapping[str, Any], spec: ProjectionKind, read: ChunkReader | None
     return defaults, history, [_held(h, spec, defaults) for h in doc["buffer"]], twins
 
 
-def _chunks(doc: Mapping[str, Any], read: ChunkReader | None) -> tuple[list[Chunk], list[Any]]:
+def _chunks(doc: Mapping[str, Any], read: ValueReader | None) -> tuple[list[Chunk], list[Any]]:
     """Format 3: the chunk layout and each chunk's rows still in the history, read."""
     flat = doc["chunks"]
     if len(flat) % 4 or not all(type(v) is int for v in flat):
@@ -188,9 +229,10 @@ def _chunks(doc: Mapping[str, Any], read: ChunkReader | None) -> tuple[list[Chun
     if chunks and read is None:
         raise LogDecodeError("entity log has chunks, and no way to read them was given")
     runs: list[Any] = []
+    entity_key = str(doc["entityId"]).encode()
     for chunk in chunks:
         assert read is not None
-        raw = read(chunk.seq)
+        raw = read(chunk_key(entity_key, chunk.seq))
         if raw is None:
             raise LogDecodeError(f"chunk {chunk.seq} of {doc['entityId']!r} is missing")
         stored = orjson.loads(raw)
@@ -212,15 +254,15 @@ def _rows_v1(doc: Mapping[str, Any], kind: EntityKind) -> Rows:
     return defaults, History.of(history), buffer, NO_REFS
 
 
-def decode_log(raw: bytes, read: ChunkReader | None = None) -> EntityLog:
-    """Decode a head value (format 3, 2 or 1), reading its chunks with `read`; raises
-    `LogDecodeError` on anything else, or on a chunk that is missing."""
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise LogDecodeError(f"entity log is not JSON: {exc}") from None
-    found = doc.get("format") if isinstance(doc, Mapping) else type(doc).__name__
-    if found not in READABLE or isinstance(found, bool):
+def decode_log(raw: bytes, read: ValueReader | None = None) -> EntityLog:
+    """Decode a head value (format 4, 3, 2 or 1), reading its pieces and chunks from the
+    table with `read`; raises `LogDecodeError` on anything else, or on a piece or chunk
+    that is missing."""
+    doc = _head_doc(raw)
+    if doc.get("format") == PIECES_FORMAT:
+        doc = _head_doc(_joined(doc, read))
+    found = doc.get("format")
+    if found not in READABLE or isinstance(found, bool) or found == PIECES_FORMAT:
         raise LogDecodeError(f"entity log format {found!r} is not one of {READABLE}")
     try:
         kind = EntityKind(doc["kind"])
@@ -255,3 +297,32 @@ def decode_log(raw: bytes, read: ChunkReader | None = None) -> EntityLog:
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise LogDecodeError(f"entity log is malformed: {exc!r}") from None
+
+
+def _head_doc(raw: bytes) -> dict[str, Any]:
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise LogDecodeError(f"entity log is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise LogDecodeError(f"entity log format {type(doc).__name__!r} is not one of {READABLE}")
+    return doc
+
+
+def _joined(pointer: Mapping[str, Any], read: ValueReader | None) -> bytes:
+    """The head a format-4 pointer names, its pieces read and joined."""
+    try:
+        entity_key = str(pointer["entityId"]).encode()
+        generation, count = (int(v) for v in pointer["pieces"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LogDecodeError(f"entity log pointer is malformed: {exc!r}") from None
+    if read is None:
+        raise LogDecodeError("entity log is stored in pieces, and no way to read them was given")
+    pieces = []
+    for n in range(count):
+        piece = read(piece_key(entity_key, generation, n))
+        if piece is None:
+            name = pointer["entityId"]
+            raise LogDecodeError(f"piece {n} of head {generation} of {name!r} is missing")
+        pieces.append(piece)
+    return b"".join(pieces)

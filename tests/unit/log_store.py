@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wxcc_stream.processors.core.log import EntityLog
-from wxcc_stream.processors.storage.log_value import chunk_key, decode_log, log_writes
+from wxcc_stream.processors.storage.log_value import decode_log, log_writes
 
 
 def stored(log: EntityLog) -> EntityLog:
@@ -12,4 +12,4 @@ def stored(log: EntityLog) -> EntityLog:
     table = dict(log_writes(key, log, whole=True))
     head = table[key]
     assert head is not None
-    return decode_log(head, lambda seq: table.get(chunk_key(key, seq)))
+    return decode_log(head, table.get)

@@ -23,6 +23,7 @@ from bench.suite.table import (
     replace_block,
     results_doc,
     rows_of,
+    updated_doc,
 )
 
 PART = {p.name: p for p in PARTS}
@@ -60,8 +61,11 @@ ingress (confluent) p99 at half the bare rate: 38.86 ms (target < 25 ms; 12691/s
   spread (slowest / fastest - 1) = 53% (target < 20%)
 """,
     "replay": """
-bare aiokafka:        149,601 events/s
-replay (1 process):   4,274 events/s, 4.7 s
+raw records:          30,000 (9,219 task legs hopped)
+bare aiokafka:        149,601 events/s, CPU 9.3 us/event (164,212/s 7.1 us then 102,422/s 11.5 us)
+replay, batches of 5,000: 4,274 events/s, 4.7 s, CPU 118.5 us/event; ratio 2.9% (target >= 35%), by CPU 7.9%
+replay, batches of 20,000: 5,100 events/s, 3.9 s, CPU 110.0 us/event; ratio 3.4% (target >= 35%), by CPU 8.5%
+pure part, batches of 5,000: 73.7 us CPU/event; with Kafka free it would reach 12.7% of the bare consumer by CPU
 """,
     "api": """
 bare chunked handler (baseline)  p50   0.20 ms  p99   0.64 ms  max   1.00 ms
@@ -184,6 +188,39 @@ def test_the_results_file_round_trips_and_keeps_the_machine() -> None:
     assert doc["machine"] == {"hostname": "h", "cpus": 2}
     assert doc["rows"][0]["ratio"] == pytest.approx(24_600 / 49_000)
     assert doc["rows"][0]["met"] is True
+
+
+def test_an_update_replaces_the_rows_of_the_parts_run_again_and_keeps_the_rest() -> None:
+    order = ["processor", "core", "replay", "soak"]
+    old = results_doc(
+        [Row("processor", "a", 1.0, "x"), Row("core", "b", 2.0, "x"), Row("replay", "c", 3.0, "x"),
+         Row("soak", "d", 4.0, "x")],
+        {"hostname": "h"}, started="18:00", load_before=8.0, load_after=6.0,
+        parts={"processor": {"exit": 1}, "core": {"exit": 0}, "replay": {"exit": 0}},
+        soak={"events": 1},
+    )  # fmt: skip
+    new = results_doc(
+        [Row("core", "b", 20.0, "x"), Row("core", "b2", 21.0, "x"), Row("processor", "a", 10.0, "x")],
+        {"hostname": "h"}, started="19:00", load_before=0.1, load_after=0.5,
+        parts={"processor": {"exit": 0}, "core": {"exit": 0}}, soak=None,
+    )  # fmt: skip
+    doc = updated_doc(old, new, ["core", "processor"], order)
+    assert [(r.part, r.row, r.figure) for r in rows_of(doc)] == [
+        ("processor", "a", 10.0), ("core", "b", 20.0), ("core", "b2", 21.0),
+        ("replay", "c", 3.0), ("soak", "d", 4.0),
+    ]  # fmt: skip
+    assert doc["run"]["started"] == "18:00"
+    assert doc["run"]["soak"] == {"events": 1}  # not run again: kept
+    assert doc["run"]["parts"]["processor"] == {"exit": 0}
+    assert doc["run"]["updates"] == [
+        {"parts": ["core", "processor"], "started": "19:00", "load_before": 0.1, "load_after": 0.5}
+    ]
+    block = readme_block(doc, "r.json", None)
+    assert (
+        "Measured again (19:00, load average 0.1 before and 0.5 after): `core`, `processor`"
+        in block
+    )
+    assert "(exit 1)" not in block  # the failed part was measured again
 
 
 def test_the_tables_show_every_row() -> None:

@@ -1,10 +1,15 @@
 """The history stored append-only in chunks (core/chunks.py, storage/log_value.py): a table
 that only ever receives each step's writes always reads back as the log, holds no chunk the
-head does not name, and a step writes about the same bytes however long the history."""
+head does not name, and a step writes about the same bytes however long the history. A head
+longer than `PIECE_BYTES` is stored in pieces the same way: written before the pointer to
+them, the previous pieces deleted after it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import chain
+from unittest import mock
 
 import orjson
 import pytest
@@ -18,16 +23,20 @@ from wxcc_stream.processors.core.history import CHUNK_SIZE, History
 from wxcc_stream.processors.core.log import EntityLog, new_log
 from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.step import accept_many, drain, release_due
+from wxcc_stream.processors.storage import log_value
 from wxcc_stream.processors.storage.log_value import (
     LogDecodeError,
     chunk_key,
     decode_log,
     log_writes,
+    piece_key,
+    stored_pieces,
 )
 from wxcc_stream.schemas.event import EntityKind, Event
 
 KEY = AGENT.encode()
 CHUNK_PREFIX = b"\x00log/" + KEY + b"/"
+PIECE_PREFIX = b"\x00head/" + KEY + b"/"
 POLICY = Policy(grace_ms=0, flush_timeout_ms=1, horizon_ms=10**9)
 
 
@@ -43,8 +52,11 @@ class Table:
         self.applied: list[list[tuple[bytes, bytes | None]]] = []
 
     def write(self, log: EntityLog) -> None:
-        writes = log_writes(KEY, log)
+        writes = log_writes(KEY, log, previous=self.values.get(KEY))
         self.applied.append(writes)
+        self.apply(writes)
+
+    def apply(self, writes: list[tuple[bytes, bytes | None]]) -> None:
         for key, value in writes:
             if value is None:
                 self.values.pop(key, None)
@@ -52,10 +64,30 @@ class Table:
                 self.values[key] = value
 
     def read(self) -> EntityLog:
-        return decode_log(self.values[KEY], lambda seq: self.values.get(chunk_key(KEY, seq)))
+        return decode_log(self.values[KEY], self.values.get)
 
     def chunk_keys(self) -> set[bytes]:
         return {k for k in self.values if k.startswith(CHUNK_PREFIX)}
+
+    def piece_keys(self) -> set[bytes]:
+        """The pieces the table holds; each named by the head's pointer (none are left over)."""
+        held = {k for k in self.values if k.startswith(PIECE_PREFIX)}
+        pieces = stored_pieces(self.values.get(KEY))
+        named = (
+            set() if pieces is None else {piece_key(KEY, pieces[0], n) for n in range(pieces[1])}
+        )
+        assert held == named
+        return held
+
+
+@contextmanager
+def pieces_of(size: int | None) -> Iterator[None]:
+    """Heads longer than `size` bytes stored in pieces (None: the real size)."""
+    if size is None:
+        yield
+        return
+    with mock.patch.object(log_value, "PIECE_BYTES", size):
+        yield
 
 
 def named(log: EntityLog) -> set[bytes]:
@@ -73,6 +105,7 @@ def run(steps: list[list[Event]], policy: Policy, tick: bool) -> tuple[EntityLog
             log = after
             assert table.read() == log
             assert table.chunk_keys() == named(log)
+            table.piece_keys()
         if tick:
             after, _ = release_due(log, now_ms=now + 10**10, policy=policy)
             if after is not log:
@@ -88,9 +121,15 @@ def run(steps: list[list[Event]], policy: Policy, tick: bool) -> tuple[EntityLog
     duplicates=st.lists(st.integers(0, 119), max_size=20),
     horizon=st.sampled_from([50, 200, 10**9]),
     tick=st.booleans(),
+    piece=st.sampled_from([None, 300, 2_000]),
 )
 def test_each_steps_writes_keep_the_table_equal_to_the_log(
-    times: list[int], cut: list[int], duplicates: list[int], horizon: int, tick: bool
+    times: list[int],
+    cut: list[int],
+    duplicates: list[int],
+    horizon: int,
+    tick: bool,
+    piece: int | None,
 ) -> None:
     events = [state(n, t) for n, t in enumerate(times)]
     events += [events[i] for i in duplicates if i < len(events)]  # redeliveries, same id
@@ -100,12 +139,14 @@ def test_each_steps_writes_keep_the_table_equal_to_the_log(
         steps.append(events[i : i + size])
         i += size
     policy = Policy(grace_ms=0, flush_timeout_ms=1, horizon_ms=horizon)
-    log, table = run(steps, policy, tick)
-    drained, _ = drain(log, policy=policy)
-    if drained is not log:
-        table.write(drained)
-    assert table.read() == drained
-    assert table.chunk_keys() == named(drained)
+    with pieces_of(piece):
+        log, table = run(steps, policy, tick)
+        drained, _ = drain(log, policy=policy)
+        if drained is not log:
+            table.write(drained)
+        assert table.read() == drained
+        assert table.chunk_keys() == named(drained)
+        table.piece_keys()
 
 
 def long_log(length: int) -> tuple[EntityLog, Table]:
@@ -262,3 +303,77 @@ def test_a_dropped_twin_is_kept_through_the_table_and_forgotten_with_the_horizon
     later = agent_event("agent:state_change", 1_000, "z", currentState="available")
     pruned, _ = accept_many(back, [later], now_ms=30, policy=short)
     assert not pruned.twins
+
+
+def burst(n: int) -> list[Event]:
+    """`n` events inside the grace: all of them buffered in the head."""
+    return [state(i, 10 + i) for i in range(n)]
+
+
+HOLDING = Policy(grace_ms=10**6, flush_timeout_ms=10**6, horizon_ms=10**9)
+
+
+def test_a_head_over_the_piece_size_is_written_in_pieces_before_its_pointer() -> None:
+    table = Table()
+    with pieces_of(2_500):
+        log, _ = accept_many(new_log(EntityKind.AGENT, AGENT), burst(100), now_ms=1, policy=HOLDING)
+        table.write(log)
+        first = table.applied[-1]
+        pieces = stored_pieces(table.values[KEY])
+        assert pieces is not None
+        assert pieces[0] == 0
+        assert pieces[1] >= 3
+        assert [k for k, _ in first] == [*(piece_key(KEY, 0, n) for n in range(pieces[1])), KEY]
+        assert all(len(v or b"") <= 2_500 for _, v in first)
+        assert orjson.loads(table.values[KEY]) == {
+            "format": 4, "entityId": AGENT, "pieces": [0, pieces[1]]
+        }  # fmt: skip
+        assert table.read() == log
+
+        more, _ = accept_many(log, [state(99, 99)], now_ms=2, policy=HOLDING)
+        table.write(more)
+        # a new generation of pieces, the pointer, then the old generation's deletions
+        keys = [k for k, v in table.applied[-1] if v is not None]
+        deleted = [k for k, v in table.applied[-1] if v is None]
+        assert keys[-1] == KEY
+        assert all(k.startswith(PIECE_PREFIX + b"1/") for k in keys[:-1])
+        assert deleted == [piece_key(KEY, 0, n) for n in range(pieces[1])]
+        assert table.read() == more
+        table.piece_keys()
+
+        released, _ = drain(more, policy=HOLDING)
+        table.write(released)
+        # short again: one value, and no piece left
+        assert orjson.loads(table.values[KEY])["format"] == 3
+        assert table.piece_keys() == set()
+        assert table.read() == released
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sizes=st.lists(st.integers(1, 40), min_size=2, max_size=6),
+    piece=st.sampled_from([200, 700, 5_000]),
+    data=st.data(),
+)
+def test_a_crash_between_a_steps_writes_reads_back_the_log_before_or_after_it(
+    sizes: list[int], piece: int, data: st.DataObject
+) -> None:
+    # a SIGKILL can leave any prefix of one step's writes in the changelog
+    policy = Policy(grace_ms=50, flush_timeout_ms=10**6, horizon_ms=10**9)
+    table, log = Table(), new_log(EntityKind.AGENT, AGENT)
+    start = 0
+    with pieces_of(piece):
+        for size in sizes:
+            events = [state(start + i, (start + i) * 7) for i in range(size)]
+            start += size
+            after, _ = accept_many(log, events, now_ms=start, policy=policy)
+            writes = log_writes(KEY, after, previous=table.values.get(KEY))
+            cut = data.draw(st.integers(0, len(writes)), label="cut")
+            crashed = Table()
+            crashed.values = dict(table.values)
+            crashed.apply(writes[:cut])
+            assert crashed.read() in (log, after) if log.history or log.buffer else True
+            table.apply(writes)
+            log = after
+            assert table.read() == log
+            table.piece_keys()

@@ -18,11 +18,14 @@ from wxcc_stream.processors.core.routing import target_raw
 from wxcc_stream.processors.replay.generations import (
     GenerationError,
     Generations,
+    LiveGeneration,
     current_key,
     decide_drop,
     decide_promote,
     done_key,
+    live_generation,
     range_key,
+    seeded_key,
 )
 from wxcc_stream.processors.replay.hops import decode_hop, encode_hop
 from wxcc_stream.processors.replay.plan import (
@@ -97,6 +100,34 @@ def test_generations_fold_numbers_and_unfinished_replays() -> None:
     assert g.complete(2)
     assert g.to_replay() == 3
     assert g.current_of("agent-state") == 1
+
+
+def test_the_live_worker_follows_a_generation_current_for_both_projections() -> None:
+    r = encode_range(Range({0: (0, 1), 1: (0, 4), 2: (0, 0)}))
+    done = [(range_key(2), r), *((done_key(2, q), b"1") for q in range(3))]
+    both = [(current_key("agent-state"), b"2"), (current_key("task-lifecycle"), b"2")]
+    assert live_generation(_generations()) == LiveGeneration(1)
+    # both promoted: generation 2, with its own partition count
+    assert live_generation(_generations(*done, *both)) == LiveGeneration(2, 3)
+    # one projection alone: the worker stays on the live topics
+    assert live_generation(_generations(*done, both[0])) == LiveGeneration(1)
+    # promoted back to 1
+    back = [(current_key(p), b"1") for p in ("agent-state", "task-lifecycle")]
+    assert live_generation(_generations(*done, *both, *back)) == LiveGeneration(1)
+    # never onto an incomplete or dropped generation, whatever the topic says
+    assert live_generation(_generations(*done[:-1], *both)) == LiveGeneration(1)
+    dropped = (b"dropped/g2", b"1")
+    assert live_generation(_generations(*done, *both, dropped)) == LiveGeneration(1)
+
+
+def test_a_seeded_replay_is_remembered_until_it_is_dropped() -> None:
+    r = encode_range(Range({0: (0, 1)}))
+    seeded = _generations((seeded_key(2), b"1"), (range_key(2), r), (done_key(2, 0), b"1"))
+    assert seeded.seeded == {2}
+    assert _generations((range_key(3), r)).seeded == set()
+    dropped = decide_drop(seeded, 2)
+    assert (seeded_key(2), None) in dropped.records
+    assert 2 in _generations(*dropped.records).dropped
 
 
 def test_promote_needs_a_complete_replay_and_drop_never_touches_current_ones() -> None:

@@ -44,6 +44,7 @@ def test_environment_sets_nested_fields_with_types() -> None:
         ({"WXCC_INGRESS_PORT": "70000"}, "WXCC_INGRESS_PORT: 70000 is not a TCP port"),
         ({"WXCC_WORKER_GRACE_MS": "-1"}, "WXCC_WORKER_GRACE_MS: must be 0 or more"),
         ({"WXCC_TOPIC_PARTITIONS": "0"}, "WXCC_TOPIC_PARTITIONS: must be greater than 0"),
+        ({"WXCC_WORKER_GENERATION": "-2"}, "WXCC_WORKER_GENERATION: 0 .follow"),
         ({"WXCC_INGRESS_VERIFY_SIGNATURES": "maybe"}, "expected true or false"),
         ({"WXCC_INGRESS_PUBLISH_DEADLINE_MS": "6000"}, "well under 5000"),
         ({"WXCC_INGRESS_PATH": "webhooks"}, "must start with '/'"),
@@ -100,3 +101,28 @@ def test_created_topics_carry_the_min_insync_replicas_of_the_settings() -> None:
         "cleanup.policy": "compact",
     }
     assert load_settings({}).topic.configs() == {"min.insync.replicas": "1"}
+
+
+def test_a_worker_of_a_generation_has_its_own_group_streams_outputs_and_partitions() -> None:
+    from wxcc_stream.processors.replay.follow import in_generation
+    from wxcc_stream.processors.replay.generations import LiveGeneration
+    from wxcc_stream.processors.shell.app import app_id
+    from wxcc_stream.processors.shell.topology import topic_specs
+
+    live = load_settings({"WXCC_TOPIC_PREFIX": "p"})
+    assert live.worker.generation == 0  # follow the generations topic
+    g1 = in_generation(live, LiveGeneration(1))
+    assert app_id(g1) == app_id(live) == "p.wxcc-stream"
+    assert {s.name for s in topic_specs(g1, [])} == {s.name for s in topic_specs(live, [])}
+
+    g3 = in_generation(live, LiveGeneration(3, 6))
+    assert app_id(g3) == "p.wxcc-stream.g3"
+    specs = {s.name: s for s in topic_specs(g3, ["p.wxcc-stream.g3-agent-entities-changelog"])}
+    assert set(specs) == {
+        "p.raw", "p.late", "p.deadletter",  # shared by every generation
+        "p.agent-events.by-entity.g3", "p.task-events.by-entity.g3",
+        "p.agent-events.ordered.g3", "p.task-events.ordered.g3",
+        "p.projection.agent-state.g3", "p.projection.task-lifecycle.g3",
+        "p.wxcc-stream.g3-agent-entities-changelog",
+    }  # fmt: skip
+    assert {s.partitions for s in specs.values()} == {6}

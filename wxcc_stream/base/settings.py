@@ -149,6 +149,11 @@ class WorkerSettings:
     batch_max_events: int = 1000
     batch_window_ms: int = 50
     log_cache_entries: int = 50000
+    # the topic generation the worker writes: 0 follows the generations topic (the one
+    # current for both projections, read at start; a promote makes the worker exit 75 to
+    # be restarted on it), N runs generation N (1: the live topics)
+    generation: int = 0
+    generation_check_ms: int = 5000
     # how old the client's topic metadata may get: new partitions of the raw topic are
     # noticed (and a rebalance started) within this time (Kafka's default is 5 minutes)
     metadata_max_age_ms: int = 30000
@@ -179,6 +184,9 @@ class ApiSettings:
     # comma-separated origins allowed by CORS; empty: CORS off
     cors_origins: str = ""
     sse_ping_s: float = 15.0
+    # how often the generations topic is read: when another generation of a projection is
+    # promoted, the API stops with exit code 75 to be started again on its topics
+    generation_check_ms: int = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +352,7 @@ def _check(settings: Settings) -> None:
         "WXCC_WORKER_FLUSH_TIMEOUT_MS": settings.worker.flush_timeout_ms,
         "WXCC_WORKER_TICK_INTERVAL_MS": settings.worker.tick_interval_ms,
         "WXCC_WORKER_HORIZON_MS": settings.worker.horizon_ms,
+        "WXCC_WORKER_GENERATION_CHECK_MS": settings.worker.generation_check_ms,
         "WXCC_BROKER_HEAP_MB": settings.broker.heap_mb,
         "WXCC_BROKER_NODES": settings.broker.nodes,
         "WXCC_API_SERVICE_LEVEL_MS": settings.api.service_level_ms,
@@ -353,6 +362,7 @@ def _check(settings: Settings) -> None:
         "WXCC_API_STALE_AFTER_MS": settings.api.stale_after_ms,
         "WXCC_API_LONG_IDLE_MS": settings.api.long_idle_ms,
         "WXCC_API_SSE_PING_S": settings.api.sse_ping_s,
+        "WXCC_API_GENERATION_CHECK_MS": settings.api.generation_check_ms,
         "WXCC_RECONCILE_REQUESTS_PER_MINUTE": settings.reconcile.requests_per_minute,
         "WXCC_RECONCILE_ATTEMPTS": settings.reconcile.attempts,
         "WXCC_RECONCILE_REQUEST_TIMEOUT_S": settings.reconcile.request_timeout_s,
@@ -373,6 +383,11 @@ def _check(settings: Settings) -> None:
     if settings.worker.grace_ms < 0:
         raise SettingsError(
             f"WXCC_WORKER_GRACE_MS: must be 0 or more, got {settings.worker.grace_ms}"
+        )
+    if settings.worker.generation < 0:
+        raise SettingsError(
+            "WXCC_WORKER_GENERATION: 0 (follow the generations topic) or a generation "
+            f"number, got {settings.worker.generation}"
         )
     if settings.worker.on_late not in ("refold", "set-aside"):
         raise SettingsError(

@@ -59,8 +59,8 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
     # the producer's `partitions_for` waits for the topic's metadata; a consumer that is
     # not subscribed has no public way to ask for it
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
     try:
+        await producer.start()
         if topic not in await _topics(bootstrap):
             return []
         return sorted(await producer.partitions_for(topic))
@@ -70,8 +70,8 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
 
 async def _topics(bootstrap: str) -> set[str]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
     try:
+        await consumer.start()
         return set(await consumer.topics())
     finally:
         await consumer.stop()

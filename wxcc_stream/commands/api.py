@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from wxcc_stream.base.settings import Settings, SettingsError, with_overrides
+from wxcc_stream.commands.options import add_bootstrap, kafka_with
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +41,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--host", help="listen address (env WXCC_API_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (env WXCC_API_PORT, default 8081)")
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
+    add_bootstrap(parser)
     parser.set_defaults(handler=run)
 
 
@@ -49,9 +50,7 @@ def settings_from(args: argparse.Namespace, settings: Settings) -> Settings:
     changes = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if args.port is not None and not 0 < args.port < 65536:
         raise SettingsError(f"--port {args.port} is not a TCP port (1-65535)")
-    kafka = settings.kafka
-    if args.bootstrap:
-        kafka = with_overrides(kafka, bootstrap=args.bootstrap)
+    kafka = kafka_with(settings.kafka, args.bootstrap)
     return with_overrides(settings, api=with_overrides(settings.api, **changes), kafka=kafka)
 
 

@@ -19,7 +19,8 @@ from rich.progress import (
 )
 
 from wxcc_stream.base.clock import SystemClock
-from wxcc_stream.base.settings import Settings, SettingsError, with_overrides
+from wxcc_stream.base.settings import Settings, SettingsError
+from wxcc_stream.commands.options import add_bootstrap, with_bootstrap
 from wxcc_stream.ingress.backfill import BackfillJob, BackfillSummary, run_backfill
 from wxcc_stream.ingress.errors import IngressError, PublishError
 from wxcc_stream.ingress.export import Topics, archive_policy
@@ -57,7 +58,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="check every item and print the summary only"
     )
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
+    add_bootstrap(parser)
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bar (the summary is still printed)"
     )
@@ -107,10 +108,7 @@ def _print_summary(summary: BackfillSummary, dry_run: bool) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Load the files; the exit code says how it went (see --help)."""
-    if args.bootstrap:
-        settings = with_overrides(
-            settings, kafka=with_overrides(settings.kafka, bootstrap=args.bootstrap)
-        )
+    settings = with_bootstrap(settings, args.bootstrap)
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:
         print(f"wxcc-stream backfill: no such file: {', '.join(missing)}", file=sys.stderr)

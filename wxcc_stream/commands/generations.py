@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from typing import Any
 
 from aiokafka.errors import KafkaError
 
 from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
-from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.base.settings import Settings
 from wxcc_stream.base.topic_log import append, delete_topics, read_topic
+from wxcc_stream.commands.options import add_bootstrap, exit_code, with_bootstrap
+from wxcc_stream.processors.replay.follow import in_generation
 from wxcc_stream.processors.replay.generations import (
     PROJECTIONS,
     GenerationError,
     Generations,
+    LiveGeneration,
     decide_drop,
     decide_promote,
+    live_generation,
 )
 from wxcc_stream.processors.replay.job import generation_topics
+from wxcc_stream.processors.shell.app import changelog_topic
+from wxcc_stream.processors.shell.topology import repartition_topic_name
 from wxcc_stream.schemas.event import EntityKind
 
 _KIND_OF = {"agent-state": EntityKind.AGENT, "task-lifecycle": EntityKind.TASK}
@@ -52,24 +57,20 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     drop = actions.add_parser("drop", help="delete generation N's topics")
     drop.add_argument("generation", type=int, metavar="N")
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
+    add_bootstrap(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out the action; see --help for the exit codes."""
-    if args.bootstrap:
-        settings = with_overrides(
-            settings, kafka=with_overrides(settings.kafka, bootstrap=args.bootstrap)
-        )
-    try:
-        return asyncio.run(_run(args, settings))
-    except GenerationError as exc:
-        print(f"wxcc-stream generations: {exc}", file=sys.stderr)
-        return 2
-    except (KafkaError, TopicError, OSError, TimeoutError) as exc:
-        print(f"wxcc-stream generations: Kafka failed: {exc}", file=sys.stderr)
-        return 1
+    settings = with_bootstrap(settings, args.bootstrap)
+    return exit_code(
+        "generations",
+        lambda: asyncio.run(_run(args, settings)),
+        usage=(GenerationError,),
+        failure=(KafkaError, TopicError, OSError, TimeoutError),
+        failure_text="Kafka failed: {exc}",
+    )
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,7 +80,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         bootstrap,
         [TopicSpec(topic, 1, t.configs({"cleanup.policy": "compact"}), t.replication_factor)],
     )
-    state = Generations.fold(await read_topic(bootstrap, topic))
+    state_records = await read_topic(bootstrap, topic)
+    state = Generations.fold(state_records)
     if args.action == "list":
         for line in describe(state, settings):
             print(line)
@@ -89,10 +91,23 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         decision = decide_promote(state, args.generation, projections)
         await append(bootstrap, topic, list(decision.records))
         print(f"generation {args.generation} is current for {', '.join(projections)}")
+        after = live_generation(Generations.fold([*state_records, *decision.records]))
+        print(
+            f"the live worker writes generation {after.number}"
+            + (
+                " (a worker following the generations topic restarts onto it: exit code 75)"
+                if after.number != live_generation(state).number
+                else ""
+            )
+        )
         return 0
     decision = decide_drop(state, args.generation)
     projections, ordered = generation_topics(settings, args.generation)
     names = [*projections.values(), *ordered.values(), t.replay_hops(args.generation)]
+    # and what a worker of that generation made: its streams and its tables' changelogs
+    worker = in_generation(settings, LiveGeneration(args.generation))
+    names += [repartition_topic_name(worker, kind) for kind in EntityKind]
+    names += [changelog_topic(worker, kind) for kind in EntityKind]
     deleted = await delete_topics(bootstrap, names)
     await append(bootstrap, topic, list(decision.records))
     print(f"generation {args.generation} dropped; deleted {', '.join(deleted) or 'no topic'}")

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from wxcc_stream.base.settings import Settings, SettingsError, with_overrides
+from wxcc_stream.commands.options import add_bootstrap, kafka_with
 
 
 def register(subparsers: Any) -> None:
@@ -48,7 +49,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--path", help="webhook path (env WXCC_INGRESS_PATH, default /webhooks/wxcc)"
     )
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
+    add_bootstrap(parser)
     parser.add_argument(
         "--spool-dir", help="enable the durable spool in this directory (one process each)"
     )
@@ -78,9 +79,7 @@ def settings_from(args: argparse.Namespace, settings: Settings) -> Settings:
         raise SettingsError(f"--path must start with '/', got {args.path!r}")
     if args.port is not None and not 0 < args.port < 65536:
         raise SettingsError(f"--port {args.port} is not a TCP port (1-65535)")
-    kafka = settings.kafka
-    if args.bootstrap:
-        kafka = with_overrides(kafka, bootstrap=args.bootstrap)
+    kafka = kafka_with(settings.kafka, args.bootstrap)
     return with_overrides(
         settings, ingress=with_overrides(settings.ingress, **changes), kafka=kafka
     )

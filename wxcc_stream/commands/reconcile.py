@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from wxcc_stream.base.clock import SystemClock
-from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.base.settings import Settings
+from wxcc_stream.commands.options import add_bootstrap, with_bootstrap
 from wxcc_stream.devtools.simulator.errors import SimulatorError
 from wxcc_stream.devtools.simulator.options import parse_duration_ms, parse_start_ms
 from wxcc_stream.reconcile.client import ClientConfig, WxccApiClient
@@ -70,7 +71,7 @@ def register(subparsers: Any) -> None:
         help="publish nothing: print per entity what the projections miss or get wrong",
     )
     parser.add_argument("--every", help="run again every DURATION (e.g. 1h) until stopped")
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
+    add_bootstrap(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--metrics-file", help="write the metrics here after each run")
     parser.add_argument(
@@ -180,10 +181,7 @@ async def _loop(args: argparse.Namespace, settings: Settings, job: JobConfig, ev
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """One run (or one every --every); the exit code says how it went (see --help)."""
-    if args.bootstrap:
-        settings = with_overrides(
-            settings, kafka=with_overrides(settings.kafka, bootstrap=args.bootstrap)
-        )
+    settings = with_bootstrap(settings, args.bootstrap)
     try:
         job = _job(args, settings)
         every_ms = parse_duration_ms(args.every) if args.every else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from typing import Any
 
@@ -20,12 +19,15 @@ from rich.progress import (
 
 from wxcc_stream.base.clock import SystemClock
 from wxcc_stream.base.kafka_topics import TopicError
-from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.base.settings import Settings
 from wxcc_stream.base.topic_log import read_topic
+from wxcc_stream.commands.options import add_bootstrap, exit_code, with_bootstrap
 from wxcc_stream.devtools.simulator.errors import SimulatorError
 from wxcc_stream.devtools.simulator.options import parse_start_ms
+from wxcc_stream.processors.core.policy import policy_of
 from wxcc_stream.processors.replay.engine import run_replay
-from wxcc_stream.processors.replay.generations import Generations
+from wxcc_stream.processors.replay.follow import in_generation
+from wxcc_stream.processors.replay.generations import Generations, LiveGeneration
 from wxcc_stream.processors.replay.job import (
     Progress as ReplayProgress,
 )
@@ -33,9 +35,10 @@ from wxcc_stream.processors.replay.job import (
     ReplayJob,
     Summary,
     generation_topics,
-    policy_of,
 )
 from wxcc_stream.processors.replay.state import Tally
+from wxcc_stream.processors.shell.app import changelog_topic
+from wxcc_stream.schemas.event import EntityKind
 
 
 def register(subparsers: Any) -> None:
@@ -74,7 +77,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--ordered", action="store_true", help="rebuild the ordered topics of the generation too"
     )
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
+    parser.add_argument(
+        "--seed", action="store_true",
+        help="write the final table values to the changelogs of generation N's worker (instead "
+        "of releasing what is held), so that worker starts from the replay's range end rather "
+        "than folding the raw topic again from its start; decided by the first run of a "
+        "generation",
+    )  # fmt: skip
+    add_bootstrap(parser)
     parser.add_argument(
         "--batch-max", type=int, default=5000, help="raw records per batch (default 5000)"
     )
@@ -120,6 +130,7 @@ def _job(args: argparse.Namespace, settings: Settings, generation: int) -> Repla
         settings,
         generation,
         ordered=args.ordered,
+        seed=args.seed,
         group=args.group,
         from_ms=None if args.start is None else parse_start_ms(args.start, now),
         to_ms=None if args.end is None else parse_start_ms(args.end, now),
@@ -132,6 +143,7 @@ def replay_job(
     generation: int,
     *,
     ordered: bool = False,
+    seed: bool = False,
     group: str | None = None,
     from_ms: int | None = None,
     to_ms: int | None = None,
@@ -141,6 +153,7 @@ def replay_job(
     `topics scale`)."""
     t = settings.topic
     projections, ordered_topics = generation_topics(settings, generation)
+    worker = in_generation(settings, LiveGeneration(generation))
     return ReplayJob(
         bootstrap=settings.kafka.bootstrap,
         raw=t.raw,
@@ -157,6 +170,7 @@ def replay_job(
         cache_entries=settings.worker.log_cache_entries,
         replicas=t.replication_factor,
         topic_configs=t.configs(),
+        seed={kind: changelog_topic(worker, kind) for kind in EntityKind} if seed else None,
     )
 
 
@@ -177,20 +191,14 @@ def print_summary(s: Summary) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Replay; the exit code says how it went (see --help)."""
-    if args.bootstrap:
-        settings = with_overrides(
-            settings, kafka=with_overrides(settings.kafka, bootstrap=args.bootstrap)
-        )
-    try:
-        summary = asyncio.run(_replay(args, settings))
-    except (SimulatorError, ValueError) as exc:
-        print(f"wxcc-stream replay: {exc}", file=sys.stderr)
-        return 2
-    except (TopicError, LookupError, OSError) as exc:
-        print(f"wxcc-stream replay: Kafka failed, run it again: {exc}", file=sys.stderr)
-        return 1
-    print_summary(summary)
-    return 0
+    settings = with_bootstrap(settings, args.bootstrap)
+
+    def replay() -> int:
+        print_summary(asyncio.run(_replay(args, settings)))
+        return 0
+
+    usage, failure = (SimulatorError, ValueError), (TopicError, LookupError, OSError)
+    return exit_code("replay", replay, usage=usage, failure=failure)
 
 
 async def _replay(args: argparse.Namespace, settings: Settings) -> Summary:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from wxcc_stream.base.settings import Settings, SettingsError, with_overrides
+from wxcc_stream.commands.options import add_bootstrap, kafka_with
 
 
 def register(subparsers: Any) -> None:
@@ -34,7 +35,7 @@ def register(subparsers: Any) -> None:
     )
     postgres.add_argument("--dsn", help="PostgreSQL connection string (env WXCC_SINK_DSN)")
     postgres.add_argument("--port", type=int, help="health/metrics port (env WXCC_SINK_PORT)")
-    postgres.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
+    add_bootstrap(postgres)
     postgres.set_defaults(handler=run)
 
 
@@ -48,9 +49,7 @@ def settings_from(args: argparse.Namespace, settings: Settings) -> Settings:
         raise SettingsError(
             "WXCC_SINK_DSN (or --dsn): the PostgreSQL connection string is required"
         )
-    kafka = settings.kafka
-    if args.bootstrap:
-        kafka = with_overrides(kafka, bootstrap=args.bootstrap)
+    kafka = kafka_with(settings.kafka, args.bootstrap)
     return with_overrides(settings, sink=sink, kafka=kafka)
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from aiokafka.errors import KafkaError
 
 from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
-from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.base.settings import Settings
 from wxcc_stream.base.topic_log import append, partitions_of, read_topic
+from wxcc_stream.commands.options import add_bootstrap, exit_code, with_bootstrap
 from wxcc_stream.commands.replay import ReplayBar, print_summary, progress_bar, replay_job
 from wxcc_stream.processors.replay.engine import run_replay
 from wxcc_stream.processors.replay.generations import (
@@ -47,12 +47,14 @@ def register(subparsers: Any) -> None:
             "       new partition: the worker and the replay route them by key)\n"
             "    2. replay the raw topic into the next generation, whose projection\n"
             "       topics get N partitions (entity-keyed topics cannot be grown in place:\n"
-            "       a key would change partition); progress bar, then the summary\n"
+            "       a key would change partition), seeding the tables of that\n"
+            "       generation's worker (replay --seed); progress bar, then the summary\n"
             "    3. promote it: consumers following <prefix>.generations switch to .gN\n\n"
             "Run it while the ingress and the worker keep running: the worker notices the\n"
-            "new raw partitions (WXCC_WORKER_METADATA_MAX_AGE_MS) and goes on. The live\n"
-            'worker keeps writing generation 1 (README "Scaling" says what that means\n'
-            "for consumers). After a crash run the same command again: it continues.\n\n"
+            "new raw partitions (WXCC_WORKER_METADATA_MAX_AGE_MS) and goes on; once the\n"
+            "generation is promoted it stops (exit code 75) and, started again (by\n"
+            "`wxcc-stream run` or its service manager), runs generation N live. After a\n"
+            "crash run the same command again: it continues.\n\n"
             "Exit code: 0 done, 1 Kafka failed (rerun), 2 refused (the message says why)."
         ),
     )
@@ -72,24 +74,19 @@ def register(subparsers: Any) -> None:
     )
     scale.add_argument("--batch-max", type=int, default=5000, help="raw records per batch")
     scale.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env WXCC_KAFKA_BOOTSTRAP)")
+    add_bootstrap(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Carry out the action; see --help for the exit codes."""
-    if args.bootstrap:
-        settings = with_overrides(
-            settings, kafka=with_overrides(settings.kafka, bootstrap=args.bootstrap)
-        )
-    try:
-        return asyncio.run(_scale(args, settings))
-    except GenerationError as exc:
-        print(f"wxcc-stream topics: {exc}", file=sys.stderr)
-        return 2
-    except (KafkaError, TopicError, LookupError, OSError, TimeoutError) as exc:
-        print(f"wxcc-stream topics: Kafka failed, run it again: {exc}", file=sys.stderr)
-        return 1
+    settings = with_bootstrap(settings, args.bootstrap)
+    return exit_code(
+        "topics",
+        lambda: asyncio.run(_scale(args, settings)),
+        usage=(GenerationError,),
+        failure=(KafkaError, TopicError, LookupError, OSError, TimeoutError),
+    )
 
 
 async def _scale(args: argparse.Namespace, settings: Settings) -> int:
@@ -104,7 +101,9 @@ async def _scale(args: argparse.Namespace, settings: Settings) -> int:
     await _grow_raw(bootstrap, t.raw, plan)
     print(f"[2/3] replay into generation {plan.generation} ({plan.partitions} partitions)")
     with progress_bar(args.quiet) as bar:
-        job = replay_job(settings, plan.generation, ordered=args.ordered, batch_max=args.batch_max)
+        job = replay_job(
+            settings, plan.generation, ordered=args.ordered, seed=True, batch_max=args.batch_max
+        )
         summary = await run_replay(job, ReplayBar(bar))
     print_summary(summary)
     state = Generations.fold(await read_topic(bootstrap, t.generations))
@@ -112,8 +111,9 @@ async def _scale(args: argparse.Namespace, settings: Settings) -> int:
     await append(bootstrap, t.generations, list(decision.records))
     print(
         f"[3/3] generation {plan.generation} ({plan.partitions} partitions) is current for "
-        f"{', '.join(PROJECTIONS)}; the live worker keeps writing generation 1 "
-        '(README "Scaling")'
+        f"{', '.join(PROJECTIONS)}; a worker following the generations topic stops "
+        "with exit code 75 within WXCC_WORKER_GENERATION_CHECK_MS, and started again it "
+        f"writes generation {plan.generation} live"
     )
     return 0
 

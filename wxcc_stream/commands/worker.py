@@ -20,6 +20,7 @@ _WORKER_FLAGS = {
     "horizon_ms": "horizon",
     "tick_interval_ms": "tick interval",
     "web_port": "web port",
+    "generation": "generation",
 }
 
 
@@ -65,6 +66,13 @@ def register(subparsers: Any) -> None:
         "default 4); fixed once the topics exist",
     )  # fmt: skip
     parser.add_argument(
+        "--generation", type=int, default=None,
+        help="the topic generation to write (env WXCC_WORKER_GENERATION, default 0: the one "
+        "current for both projections in the generations topic, read at start; when another "
+        "is promoted the worker stops with exit code 75, to be started again on it); N "
+        "runs generation N only (1: the live topics)",
+    )  # fmt: skip
+    parser.add_argument(
         "--web-port", type=int, default=None,
         help="port of /healthz, /readyz and /metrics on 127.0.0.1 "
         "(env WXCC_WORKER_WEB_PORT, default 6066)",
@@ -108,18 +116,33 @@ def lock_data_dir(path: Path) -> TextIO | None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Build the app from settings and run a Faust worker until stopped."""
     import faust
+    from aiokafka.errors import KafkaError
 
     from wxcc_stream.base.kafka_topics import TopicError, ensure_topics
-    from wxcc_stream.processors.core.policy import PolicyError
+    from wxcc_stream.processors.core.policy import PolicyError, policy_of
+    from wxcc_stream.processors.replay.follow import (
+        SWITCH_EXIT_CODE,
+        in_generation,
+        resolve_generation,
+        start_after_seed,
+        watch_generations,
+    )
+    from wxcc_stream.processors.replay.generations import LiveGeneration
     from wxcc_stream.processors.shell.app import app_data_dir, app_id, build_app
     from wxcc_stream.processors.shell.topology import topic_specs
 
     settings = settings_from(args, settings)
-    data_dir = app_data_dir(settings)
+    try:
+        policy_of(settings)  # refused before anything is asked of Kafka
+    except PolicyError as exc:
+        raise SettingsError(f"worker policy: {exc}") from None
+    # one worker per data dir, whatever generation it runs (checked before Kafka is asked)
+    base = in_generation(settings, LiveGeneration(1))
+    data_dir = app_data_dir(base)
     lock = lock_data_dir(data_dir)
     if lock is None:
         print(
-            f"wxcc-stream worker: another worker of {app_id(settings)} (pid "
+            f"wxcc-stream worker: another worker of {app_id(base)} (pid "
             f"{holder_of(data_dir, WORKER_LOCK)}) uses {data_dir}; give each worker its own "
             "--data-dir (WXCC_WORKER_DATA_DIR)",
             file=sys.stderr,
@@ -127,9 +150,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     loop = new_event_loop()
     try:
-        app = build_app(settings)
-    except PolicyError as exc:
-        raise SettingsError(f"worker policy: {exc}") from None
+        settings, switch = loop.run_until_complete(resolve_generation(settings))
+        loop.run_until_complete(start_after_seed(settings))
+    except (KafkaError, TimeoutError, OSError) as exc:
+        logging.getLogger(__name__).error(
+            "worker cannot start: reading %s failed: %s", settings.topic.generations, exc
+        )
+        return 1
+    app = build_app(settings)
+    if switch is not None:
+        watch_generations(app, settings, switch)
     # Faust joins its group as soon as it starts: a changelog topic the broker does not list
     # yet is left out of the assignment, and the first table write then crashes the agent
     # (PartitionsMismatch) and loses records. So every topic exists and is served first.
@@ -148,11 +178,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     w = settings.worker
     logging.getLogger(__name__).info(
-        "worker %s on %s: topics %s.* (%d partitions), grace %d ms, flush timeout %d ms, "
-        "horizon %d ms, web http://%s:%d",
+        "worker %s on %s: topics %s.* generation %d%s (%d partitions), grace %d ms, "
+        "flush timeout %d ms, horizon %d ms, web http://%s:%d",
         app_id(settings), settings.kafka.bootstrap, settings.topic.prefix,
-        settings.topic.partitions, w.grace_ms, w.flush_timeout_ms, w.horizon_ms,
-        w.web_host, w.web_port,
+        w.generation, " (pinned)" if switch is None else "", settings.topic.partitions,
+        w.grace_ms, w.flush_timeout_ms, w.horizon_ms, w.web_host, w.web_port,
     )  # fmt: skip
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
 
@@ -164,8 +194,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     worker = Worker(app, loop=loop, loglevel=level, quiet=True, redirect_stdouts=False)
     tune_garbage_collector()
+    code = 0
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+        code = int(exc.code or 0)
+    if switch is not None and switch.stopped_for is not None:
+        return SWITCH_EXIT_CODE
+    return code
