@@ -159,13 +159,19 @@ def readme_block(doc: Mapping[str, Any], results_name: str, png_name: str | None
     """The README's generated block: the machine, the table, the run's plot."""
     m, run = doc["machine"], doc["run"]
     command = "python -m bench --quick" if run.get("quick") else "python -m bench"
+    loads = [v for v in (run.get("load_before"), run.get("load_after")) if isinstance(v, float)]
+    shared = (
+        " (above the CPU count: the cores were shared with other work, so compare the ratios "
+        "rather than the figures)"
+        if any(load > (m.get("cpus") or 0) for load in loads)
+        else ""
+    )
     lines = [
         README_START,
         f"Latest results (`bench/results/{results_name}`, `{command}`, "
         f"{run.get('started', '?')}), on {m.get('cpus', '?')} CPUs ({m.get('cpu_model', '?')}),"
         f" {m.get('memory_gib', '?')} GiB; load average {run.get('load_before', '?')} before "
-        f"and {run.get('load_after', '?')} after the run (above the CPU count: the cores were "
-        "shared with other work, so compare the ratios rather than the figures).",
+        f"and {run.get('load_after', '?')} after the run{shared}.",
         "",
         render_markdown(rows_of(doc)),
     ]

@@ -249,6 +249,10 @@ def test_the_readme_block_is_replaced_and_nothing_else() -> None:
     for fact in ("2 CPUs (Test CPU)", "load average 3.5", "--quick", "149,601", "h.png",
                  "`python -m bench.processor` (exit 1)"):  # fmt: skip
         assert fact in after
+    assert "shared with other work" in after  # load 3.5 and 4.0 on 2 CPUs
+    quiet = readme_block({**doc, "run": {**doc["run"], "load_before": 0.2, "load_after": 1.0}},
+                         "r.json", None)  # fmt: skip
+    assert "load average 0.2 before and 1.0 after the run." in quiet
     assert replace_block(after, block) == after  # idempotent
     with pytest.raises(ValueError, match="no block"):
         replace_block("# no markers\n", block)
