@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from wxcc_stream.base.settings import Settings, with_overrides
+from wxcc_stream.base.settings import Settings, SettingsError, with_overrides
 from wxcc_stream.base.topic_log import read_topic
 from wxcc_stream.processors.replay.generations import Generations, LiveGeneration, live_generation
 from wxcc_stream.processors.shell.app import app_id
@@ -67,10 +67,21 @@ def in_generation(settings: Settings, live: LiveGeneration) -> Settings:
 
 async def resolve_generation(settings: Settings) -> tuple[Settings, GenerationSwitch | None]:
     """Settings for the generation to run, and the switch to watch (None when the
-    generation was given: `WXCC_WORKER_GENERATION` N >= 1 pins it)."""
-    if settings.worker.generation >= 1:
+    generation was given: `WXCC_WORKER_GENERATION` N >= 1 pins it; N >= 2 must be a known
+    replay, whose partition count it takes)."""
+    pinned = settings.worker.generation
+    if pinned == 1:
         return settings, None
-    live = await current_live_generation(settings)
+    state = Generations.fold(await read_topic(settings.kafka.bootstrap, settings.topic.generations))
+    if pinned >= 2:
+        span = state.ranges.get(pinned)
+        if span is None or pinned in state.dropped:
+            raise SettingsError(
+                f"WXCC_WORKER_GENERATION={pinned}: no replay into generation {pinned} is known "
+                "(`wxcc-stream generations list`)"
+            )
+        return in_generation(settings, LiveGeneration(pinned, span.partitions)), None
+    live = live_generation(state)
     return in_generation(settings, live), GenerationSwitch(live.number)
 
 

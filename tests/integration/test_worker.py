@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -176,3 +177,16 @@ async def test_projection_topics_are_compacted(settings: Settings, tmp_path: Pat
             await admin.close()
     finally:
         worker.stop()
+
+
+async def test_a_worker_pinned_to_an_unknown_generation_is_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    worker = WorkerProcess(settings, tmp_path / "worker", overrides={"generation": 7}).start()
+    assert worker.proc is not None
+    try:
+        code = await asyncio.to_thread(worker.proc.wait, 60)
+    finally:
+        worker.stop()
+    assert code == 2, worker.log_tail()
+    assert "WXCC_WORKER_GENERATION=7: no replay into generation 7" in worker.log_tail()
