@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,8 +27,39 @@ class PortInUseError(BrokerError):
     """A port the broker needs is already taken by another process."""
 
 
+_HANDED_OUT: set[int] = set()
+"""Ports `free_port` gave in this process: not given twice, even before they are bound."""
+
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives outgoing connections (32768 when unknown)."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (for tests that need private brokers)."""
+    """A TCP port nobody listens on right now (for tests that need private brokers), below
+    the kernel's ephemeral range: a port the kernel hands out for port 0 comes from that
+    range, where any outgoing connection (a Kafka client's) may take it as its local end
+    before the server binds it, and then the server fails to start ("Address already in
+    use"; seen with a 3-node cluster's controller port)."""
+    high = min(_ephemeral_low(), 65536)
+    low = max(1024, high - 16384)
+    for _ in range(500):
+        port = random.randrange(low, high)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
