@@ -14,14 +14,10 @@ from wxcc_stream.api.kafka_feed import KafkaFeed
 from wxcc_stream.api.metrics import ApiMetrics
 from wxcc_stream.base.event_loop import loop_factory
 from wxcc_stream.base.gc_tuning import tune_garbage_collector
+from wxcc_stream.base.restart import RESTART_EXIT_CODE
 from wxcc_stream.base.settings import Settings
 
 log = logging.getLogger("api")
-
-
-PROMOTED_EXIT_CODE = 75
-"""The API's exit code when another topic generation was promoted: start it again (it then
-reads the promoted generation's topics)."""
 
 
 async def serve(
@@ -31,7 +27,7 @@ async def serve(
     on_listening: Callable[[str], None] | None = None,
 ) -> int:
     """Serve until `stop` is set (or SIGINT/SIGTERM when none is given), or until another
-    generation is promoted (then `PROMOTED_EXIT_CODE`, else 0)."""
+    generation is promoted (then `RESTART_EXIT_CODE`, else 0)."""
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -57,7 +53,7 @@ async def serve(
         await stop.wait()
     finally:
         await runner.cleanup()
-    return PROMOTED_EXIT_CODE if promoted.is_set() else 0
+    return RESTART_EXIT_CODE if promoted.is_set() else 0
 
 
 def run_api(settings: Settings) -> int:

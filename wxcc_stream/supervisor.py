@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import IO
 
 from wxcc_stream.base.parent_death import die_with_parent
+from wxcc_stream.base.restart import RESTART_EXIT_CODE
 
-RESTART_EXIT_CODE = 75
-"""A service that exits with this asks to be started again (the worker, when another topic
-generation was promoted: processors/replay/follow.py)."""
+__all__ = ["RESTART_EXIT_CODE", "Service", "Supervisor", "child_env", "interrupt_on_sigterm"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ The generation is chosen at start (`resolve_generation`): the worker's app id, s
 tables and output topics are those of one generation, and a generation built with another
 partition count cannot be taken over by a running Faust app. So the switch is a restart:
 the worker stops cleanly (its commit guard commits what it finished) and exits with
-`SWITCH_EXIT_CODE`; `wxcc-stream run` and the compose service start it again.
+`RESTART_EXIT_CODE`; `wxcc-stream run` and the compose service start it again.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from wxcc_stream.base.restart import RESTART_EXIT_CODE
 from wxcc_stream.base.settings import Settings, SettingsError, with_overrides
 from wxcc_stream.base.topic_log import read_topic
 from wxcc_stream.processors.replay.generations import Generations, LiveGeneration, live_generation
@@ -27,18 +28,14 @@ from wxcc_stream.processors.shell.app import app_id
 from wxcc_stream.processors.shell.topology import worker_generation
 
 __all__ = [
-    "SWITCH_EXIT_CODE",
     "GenerationSwitch",
     "resolve_generation",
+    "settings_for_generation",
     "start_after_seed",
     "watch_generations",
 ]
 
 log = logging.getLogger(__name__)
-
-SWITCH_EXIT_CODE = 75
-"""The worker's exit code when it stopped to run another generation: start it again
-(sysexits' EX_TEMPFAIL)."""
 
 
 @dataclass(slots=True)
@@ -49,13 +46,12 @@ class GenerationSwitch:
     stopped_for: LiveGeneration | None = None
 
 
-async def current_live_generation(settings: Settings) -> LiveGeneration:
-    """What the generations topic names for the live worker now."""
-    records = await read_topic(settings.kafka.bootstrap, settings.topic.generations)
-    return live_generation(Generations.fold(records))
+async def read_generations(settings: Settings) -> Generations:
+    """What the generations topic says now."""
+    return Generations.fold(await read_topic(settings.kafka.bootstrap, settings.topic.generations))
 
 
-def in_generation(settings: Settings, live: LiveGeneration) -> Settings:
+def settings_for_generation(settings: Settings, live: LiveGeneration) -> Settings:
     """`settings` for a worker of `live` (its number, and its partition count from 2 on)."""
     topic = settings.topic
     if live.partitions is not None:
@@ -65,14 +61,16 @@ def in_generation(settings: Settings, live: LiveGeneration) -> Settings:
     )
 
 
-async def resolve_generation(settings: Settings) -> tuple[Settings, GenerationSwitch | None]:
-    """Settings for the generation to run, and the switch to watch (None when the
-    generation was given: `WXCC_WORKER_GENERATION` N >= 1 pins it; N >= 2 must be a known
-    replay, whose partition count it takes)."""
+async def resolve_generation(
+    settings: Settings,
+) -> tuple[Settings, GenerationSwitch | None, Generations | None]:
+    """Settings for the generation to run, the switch to watch (None when the generation
+    was given: `WXCC_WORKER_GENERATION` N >= 1 pins it; N >= 2 must be a known replay,
+    whose partition count it takes), and the generations topic as read (None for 1)."""
     pinned = settings.worker.generation
     if pinned == 1:
-        return settings, None
-    state = Generations.fold(await read_topic(settings.kafka.bootstrap, settings.topic.generations))
+        return settings, None, None
+    state = await read_generations(settings)
     if pinned >= 2:
         span = state.ranges.get(pinned)
         if span is None or pinned in state.dropped:
@@ -80,19 +78,20 @@ async def resolve_generation(settings: Settings) -> tuple[Settings, GenerationSw
                 f"WXCC_WORKER_GENERATION={pinned}: no replay into generation {pinned} is known "
                 "(`wxcc-stream generations list`)"
             )
-        return in_generation(settings, LiveGeneration(pinned, span.partitions)), None
+        pinned_settings = settings_for_generation(settings, LiveGeneration(pinned, span.partitions))
+        return pinned_settings, None, state
     live = live_generation(state)
-    return in_generation(settings, live), GenerationSwitch(live.number)
+    return settings_for_generation(settings, live), GenerationSwitch(live.number), state
 
 
-async def start_after_seed(settings: Settings) -> bool:
+async def start_after_seed(settings: Settings, state: Generations | None) -> bool:
     """For a worker of a seeded generation (its replay wrote its tables' changelogs) whose
     group has committed nothing yet: commit the replay's range end on every raw partition,
-    so the worker starts where the seed ends. True when it did."""
+    so the worker starts where the seed ends. `state`: the generations topic, as
+    `resolve_generation` read it. True when it did."""
     generation = worker_generation(settings)
-    if generation < 2:
+    if generation < 2 or state is None:
         return False
-    state = Generations.fold(await read_topic(settings.kafka.bootstrap, settings.topic.generations))
     span = state.ranges.get(generation)
     if span is None or generation not in state.seeded or not state.complete(generation):
         return False
@@ -125,7 +124,7 @@ def watch_generations(app: Any, settings: Settings, switch: GenerationSwitch) ->
         if switch.stopped_for is not None:
             return
         try:
-            live = await current_live_generation(settings)
+            live = live_generation(await read_generations(settings))
         except (KafkaError, TimeoutError, OSError) as exc:
             log.warning("reading the generations topic failed (%s); trying again", exc)
             return
@@ -135,7 +134,7 @@ def watch_generations(app: Any, settings: Settings, switch: GenerationSwitch) ->
         log.warning(
             "generation %d is now current for both projections: this worker of generation "
             "%d stops, to be started again on it (exit code %d)",
-            live.number, switch.running, SWITCH_EXIT_CODE,
+            live.number, switch.running, RESTART_EXIT_CODE,
         )  # fmt: skip
         os.kill(os.getpid(), signal.SIGTERM)
 

@@ -104,18 +104,18 @@ def test_created_topics_carry_the_min_insync_replicas_of_the_settings() -> None:
 
 
 def test_a_worker_of_a_generation_has_its_own_group_streams_outputs_and_partitions() -> None:
-    from wxcc_stream.processors.replay.follow import in_generation
+    from wxcc_stream.processors.replay.follow import settings_for_generation
     from wxcc_stream.processors.replay.generations import LiveGeneration
     from wxcc_stream.processors.shell.app import app_id
     from wxcc_stream.processors.shell.topology import topic_specs
 
     live = load_settings({"WXCC_TOPIC_PREFIX": "p"})
     assert live.worker.generation == 0  # follow the generations topic
-    g1 = in_generation(live, LiveGeneration(1))
+    g1 = settings_for_generation(live, LiveGeneration(1))
     assert app_id(g1) == app_id(live) == "p.wxcc-stream"
     assert {s.name for s in topic_specs(g1, [])} == {s.name for s in topic_specs(live, [])}
 
-    g3 = in_generation(live, LiveGeneration(3, 6))
+    g3 = settings_for_generation(live, LiveGeneration(3, 6))
     assert app_id(g3) == "p.wxcc-stream.g3"
     specs = {s.name: s for s in topic_specs(g3, ["p.wxcc-stream.g3-agent-entities-changelog"])}
     assert set(specs) == {

@@ -12,7 +12,7 @@ from wxcc_stream.base.kafka_topics import TopicError, TopicSpec, ensure_topics
 from wxcc_stream.base.settings import Settings
 from wxcc_stream.base.topic_log import append, delete_topics, read_topic
 from wxcc_stream.commands.options import add_bootstrap, exit_code, with_bootstrap
-from wxcc_stream.processors.replay.follow import in_generation
+from wxcc_stream.processors.replay.follow import settings_for_generation
 from wxcc_stream.processors.replay.generations import (
     PROJECTIONS,
     GenerationError,
@@ -105,7 +105,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     projections, ordered = generation_topics(settings, args.generation)
     names = [*projections.values(), *ordered.values(), t.replay_hops(args.generation)]
     # and what a worker of that generation made: its streams and its tables' changelogs
-    worker = in_generation(settings, LiveGeneration(args.generation))
+    worker = settings_for_generation(settings, LiveGeneration(args.generation))
     names += [repartition_topic_name(worker, kind) for kind in EntityKind]
     names += [changelog_topic(worker, kind) for kind in EntityKind]
     deleted = await delete_topics(bootstrap, names)

@@ -26,7 +26,7 @@ from wxcc_stream.devtools.simulator.errors import SimulatorError
 from wxcc_stream.devtools.simulator.options import parse_start_ms
 from wxcc_stream.processors.core.policy import policy_of
 from wxcc_stream.processors.replay.engine import run_replay
-from wxcc_stream.processors.replay.follow import in_generation
+from wxcc_stream.processors.replay.follow import settings_for_generation
 from wxcc_stream.processors.replay.generations import Generations, LiveGeneration
 from wxcc_stream.processors.replay.job import (
     Progress as ReplayProgress,
@@ -153,7 +153,7 @@ def replay_job(
     `topics scale`)."""
     t = settings.topic
     projections, ordered_topics = generation_topics(settings, generation)
-    worker = in_generation(settings, LiveGeneration(generation))
+    worker = settings_for_generation(settings, LiveGeneration(generation))
     return ReplayJob(
         bootstrap=settings.kafka.bootstrap,
         raw=t.raw,

@@ -119,11 +119,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from aiokafka.errors import KafkaError
 
     from wxcc_stream.base.kafka_topics import TopicError, ensure_topics
+    from wxcc_stream.base.restart import RESTART_EXIT_CODE
     from wxcc_stream.processors.core.policy import PolicyError, policy_of
     from wxcc_stream.processors.replay.follow import (
-        SWITCH_EXIT_CODE,
-        in_generation,
         resolve_generation,
+        settings_for_generation,
         start_after_seed,
         watch_generations,
     )
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except PolicyError as exc:
         raise SettingsError(f"worker policy: {exc}") from None
     # one worker per data dir, whatever generation it runs (checked before Kafka is asked)
-    base = in_generation(settings, LiveGeneration(1))
+    base = settings_for_generation(settings, LiveGeneration(1))
     data_dir = app_data_dir(base)
     lock = lock_data_dir(data_dir)
     if lock is None:
@@ -150,8 +150,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     loop = new_event_loop()
     try:
-        settings, switch = loop.run_until_complete(resolve_generation(settings))
-        loop.run_until_complete(start_after_seed(settings))
+        settings, switch, generations = loop.run_until_complete(resolve_generation(settings))
+        loop.run_until_complete(start_after_seed(settings, generations))
     except (KafkaError, TimeoutError, OSError) as exc:
         logging.getLogger(__name__).error(
             "worker cannot start: reading %s failed: %s", settings.topic.generations, exc
@@ -200,5 +200,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except SystemExit as exc:
         code = int(exc.code or 0)
     if switch is not None and switch.stopped_for is not None:
-        return SWITCH_EXIT_CODE
+        return RESTART_EXIT_CODE
     return code
