@@ -5,7 +5,6 @@ per event type, and a `*_document(state)` that renders the contract's JSON docum
 """
 
 from wxcc_stream.projections.agent_state import (
-    AgentState,
     agent_document,
     agent_state_from_dict,
     agent_state_to_dict,
@@ -13,9 +12,8 @@ from wxcc_stream.projections.agent_state import (
     initial_agent_state,
 )
 from wxcc_stream.projections.fold import SCHEMA_VERSION, document_bytes, fold
+from wxcc_stream.projections.states import AgentState, Leg, TaskLifecycle
 from wxcc_stream.projections.task_lifecycle import (
-    Leg,
-    TaskLifecycle,
     evolve_task,
     initial_task,
     task_document,

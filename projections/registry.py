@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from wxcc_stream.projections.agent_state import (
-    AgentState,
     agent_document,
     agent_state_from_dict,
     agent_state_to_dict,
@@ -16,8 +15,8 @@ from wxcc_stream.projections.agent_state import (
     is_agent_terminal,
 )
 from wxcc_stream.projections.event_order import TIEBREAK
+from wxcc_stream.projections.states import AgentState, TaskLifecycle
 from wxcc_stream.projections.task_lifecycle import (
-    TaskLifecycle,
     evolve_task,
     initial_task,
     is_task_terminal,

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import msgspec
 from msgspec.structs import replace
 
-from wxcc_stream.projections.fold import SCHEMA_VERSION, TimeInState, add_time, lower_state
+from wxcc_stream.projections.fold import SCHEMA_VERSION, add_time, lower_state
+from wxcc_stream.projections.states import Leg, TaskLifecycle
 from wxcc_stream.projections.task_summary import (
     RECONCILED_TYPE,
-    Final,
     merged,
     summary_facts,
     with_final,
@@ -56,50 +55,6 @@ _ROUTING = (
     ("destination", "destination"),
     ("queueId", "queue_id"),
 )
-
-
-class Leg(msgspec.Struct, frozen=True, gc=False):
-    """One agent's part in a task: its state on the task and the time spent per state."""
-
-    state: str | None = None
-    since: int | None = None
-    time_in_state: TimeInState = ()
-    wrap_up_aux_code_id: Any = None
-
-
-# msgspec Structs: see AgentState
-class TaskLifecycle(msgspec.Struct, frozen=True, gc=False):
-    """One task's lifecycle after folding its events in contract order."""
-
-    task_id: str
-    org_id: str | None = None
-    channel_type: Any = None
-    direction: Any = None
-    outbound_type: Any = None
-    origin: Any = None
-    destination: Any = None
-    queue_id: Any = None
-    status: str | None = None
-    new_time: int | None = None
-    parked_time: int | None = None
-    connect_time: int | None = None
-    connected_time: int | None = None
-    ended_time: int | None = None
-    last_connect_time: int | None = None  # internal: the latest task:connect so far
-    ring_ms: int | None = None
-    hold_count: int = 0
-    hold_ms: int = 0
-    hold_start: int | None = None  # internal: start of the open hold, if any
-    consult_count: int = 0
-    conference_count: int = 0
-    legs: tuple[tuple[str, Leg], ...] = ()  # sorted by agent id; its keys are agentIds
-    terminating_party: Any = None
-    reason: Any = None
-    captures: tuple[str, ...] = ()
-    final: Final = ()  # the authoritative summary's facts (task_summary.py)
-    last_event_time: int | None = None
-    last_event_id: str | None = None
-    revision: int = 0
 
 
 def initial_task(task_id: str) -> TaskLifecycle:

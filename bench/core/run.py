@@ -16,16 +16,26 @@
 
 Targets (issue 21): <= 20 µs per event on the day; the history spread < 20%; table bytes
 <= 2x the output bytes. Figures are printed; nothing is asserted.
+
+The core runs as the worker runs it: compiled by mypyc when the build is current
+(wxcc_stream/base/compiled_core.py; the first line says which). With the compiled core the
+day is also timed on the interpreted one, in a subprocess, and the ratio printed
+(`--no-compare` skips it; WXCC_COMPILED=0 times the interpreted core alone).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 
 from bench.core.workload import Arrival, batches, damaged_day, long_histories
+from wxcc_stream.base.compiled_core import core_build
 from wxcc_stream.base.gc_tuning import tune_garbage_collector
 from wxcc_stream.processors.core.batch import BatchResult, Record, process_batch
 from wxcc_stream.processors.core.log_cache import LogCache
@@ -139,6 +149,30 @@ def day(args: argparse.Namespace) -> None:
         f"  folds alone (baseline) {fold:.1f} µs/event: the core costs {us / fold:.1f}x its folds"
     )
     print(f"  table bytes / output bytes = {written / output:.2f} (target <= 2)")
+    if args.compare and core_build().compiled:
+        interpreted = _interpreted_day(args)
+        print(
+            f"  interpreted core (the same source, WXCC_COMPILED=0) {interpreted:.1f} µs/event: "
+            f"compiled / interpreted = {us / interpreted:.2f}"
+        )
+
+
+def _interpreted_day(args: argparse.Namespace) -> float:
+    """µs per event of the day under the interpreted core, in a process of its own (which
+    core runs is decided once per process)."""
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "bench.core", "--part", "day", "--no-compare",
+            "--seed", str(args.seed), "--agents", str(args.agents), "--tasks", str(args.tasks),
+            "--batch", str(args.batch), "--repeat", str(args.repeat),
+        ],
+        env={**os.environ, "WXCC_COMPILED": "0"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    found = re.search(r"^  core\s+([\d.]+) µs/event", done.stdout, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"no core line in the interpreted run: {done.stdout!r}")
+    return float(found.group(1))
 
 
 def history(args: argparse.Namespace) -> None:
@@ -178,9 +212,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--histories", default="10,100,1000", help="retained lengths")
     parser.add_argument("--rounds", type=int, default=20, help="events per agent, timed")
     parser.add_argument("--part", choices=("all", "day", "history"), default="all")
+    parser.add_argument(
+        "--no-compare",
+        dest="compare",
+        action="store_false",
+        help="with the compiled core, do not also time the day on the interpreted one",
+    )
     args = parser.parse_args(argv)
     # the collector as the worker sets it (wxcc_stream/base/gc_tuning.py)
     tune_garbage_collector()
+    print(f"core: {core_build().reason}")
     if args.part in ("all", "day"):
         day(args)
     if args.part in ("all", "history"):

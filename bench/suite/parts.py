@@ -201,6 +201,13 @@ PARTS: tuple[Part, ...] = (
                 Target("figure", "<=", 20),
             ),
             RowSpec(
+                "core per event, compiled by mypyc",
+                rf"core\s+{NUMBER} µs/event",
+                "µs",
+                rf"interpreted core \(the same source, WXCC_COMPILED=0\) {NUMBER} µs/event",
+                "the interpreted core",
+            ),
+            RowSpec(
                 "core cost spread over history lengths",
                 rf"spread \(slowest / fastest - 1\) = {NUMBER}%",
                 "%",

@@ -9,10 +9,11 @@ from wxcc_stream.processors.core.policy import Policy
 from wxcc_stream.processors.core.refold import CHECKPOINT_EVERY, stale_from, state_after
 from wxcc_stream.processors.core.reorder import release
 from wxcc_stream.processors.core.working import Working
-from wxcc_stream.projections.agent_state import AgentState, evolve_agent
+from wxcc_stream.projections.agent_state import evolve_agent
 from wxcc_stream.projections.agent_summary import agent_summary_changes
 from wxcc_stream.projections.registry import ProjectionState
-from wxcc_stream.projections.task_lifecycle import TaskLifecycle, summary_on_final
+from wxcc_stream.projections.states import AgentState, TaskLifecycle
+from wxcc_stream.projections.task_lifecycle import summary_on_final
 from wxcc_stream.projections.task_summary import summary_facts
 from wxcc_stream.schemas.event import Event
 

@@ -4,37 +4,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-import msgspec
 import orjson
 
 from wxcc_stream.processors.core.log import EntityLog, held_count, projection_bytes
 from wxcc_stream.processors.core.outcome import Outcome
+from wxcc_stream.processors.core.publication import Publication, Role
 from wxcc_stream.projections.event_order import TIEBREAK
 from wxcc_stream.schemas.deadletter import deadletter_document
 from wxcc_stream.schemas.event import EntityKind, Event
 
 __all__ = ["Publication", "Role", "Stats", "bad_record", "report"]
-
-
-class Role(StrEnum):
-    """Where an output record goes."""
-
-    ORDERED = "ordered"
-    PROJECTION = "projection"
-    LATE = "late"
-    DEADLETTER = "deadletter"
-
-
-class Publication(msgspec.Struct, frozen=True, gc=False):  # one per output: a C constructor
-    """A record to publish, by role (the shell knows each role's topic)."""
-
-    role: Role
-    key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(slots=True)

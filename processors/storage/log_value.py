@@ -153,7 +153,10 @@ def encode_log(log: EntityLog) -> bytes:
         head["base"] = None if base.revision == 0 else spec.to_dict(base)
     twins = b""
     if log.twins:
-        twins = b',"twins":[%s]' % b",".join([h.row for h in log.twins.values()])
+        # in (source, id) order: the map's own order follows str hashes, which differ
+        # between processes, and equal logs should give equal bytes
+        rows = [held.row for _, held in sorted(log.twins.items())]
+        twins = b',"twins":[%s]' % b",".join(rows)
     # one join into a buffer of the exact size (orjson's own would be several times larger)
     return b"".join(
         (

@@ -11,8 +11,8 @@ from msgspec.structs import replace
 
 from tests.unit.event_builders import agent_event
 from wxcc_stream.projections import agent_document, evolve_agent, fold, initial_agent_state
-from wxcc_stream.projections.agent_state import AgentState
 from wxcc_stream.projections.agent_summary import agent_summary_changes
+from wxcc_stream.projections.states import AgentState
 from wxcc_stream.schemas.event import Event
 
 BOOKKEEPING = ("lastEventTime", "lastEventId", "revision")

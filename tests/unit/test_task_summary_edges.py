@@ -18,7 +18,8 @@ from wxcc_stream.projections import (
     task_from_dict,
     task_to_dict,
 )
-from wxcc_stream.projections.task_lifecycle import TaskLifecycle, summary_on_final
+from wxcc_stream.projections.states import TaskLifecycle
+from wxcc_stream.projections.task_lifecycle import summary_on_final
 from wxcc_stream.projections.task_summary import summary_facts
 from wxcc_stream.schemas.event import Event
 

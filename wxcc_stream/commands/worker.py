@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from wxcc_stream.base.compiled_core import core_build
 from wxcc_stream.base.dir_lock import holder_of, lock_directory
 from wxcc_stream.base.event_loop import new_event_loop
 from wxcc_stream.base.gc_tuning import tune_garbage_collector
@@ -183,6 +184,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         app_id(settings), settings.kafka.bootstrap, settings.topic.prefix,
         w.generation, " (pinned)" if switch is None else "", settings.topic.partitions,
         w.grace_ms, w.flush_timeout_ms, w.horizon_ms, w.web_host, w.web_port,
+    )  # fmt: skip
+    core = core_build()
+    logging.getLogger(__name__).log(
+        logging.INFO if core.compiled or "no build" in core.reason else logging.WARNING,
+        "core: %s", core.reason,
     )  # fmt: skip
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
 
